@@ -1,0 +1,81 @@
+"""The one exception tree of TrueCourse.
+
+::
+
+    TrueCourseError                      every error TrueCourse raises on purpose
+     ├── PermanentError                  retrying the same input fails again (HTTP 4xx, exit 2)
+     │    ├── InvalidInput               a payload or argument is malformed
+     │    │    └── PayloadTooLarge       a body over the configured limit (HTTP 413)
+     │    ├── UnsupportedMediaType       a content type no receiver understands (HTTP 415)
+     │    ├── ConfigError                truecourse.yaml is invalid (names file, line, key)
+     │    └── NotFound                   a trace, span or resource that does not exist (HTTP 404)
+     └── RetryableError                  the same input may succeed later (HTTP 503, exit 75)
+          ├── QueueFull                  backpressure: the ingest queue is full (429/503 + Retry-After)
+          └── StoreUnavailable           the database cannot be opened or written right now
+
+Foreign errors are re-raised as one of these with ``raise ... from`` at the boundary where they
+are caught, so the HTTP status and the CLI exit code are decided once, at the edge.
+"""
+
+from __future__ import annotations
+
+
+class TrueCourseError(Exception):
+    """Root of every error TrueCourse raises on purpose."""
+
+    http_status: int = 500
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class PermanentError(TrueCourseError):
+    """Retrying the same input gives the same error."""
+
+    http_status = 400
+    exit_code = 2
+
+
+class InvalidInput(PermanentError):
+    """A payload, query parameter or argument is malformed."""
+
+
+class PayloadTooLarge(InvalidInput):
+    http_status = 413
+
+
+class UnsupportedMediaType(PermanentError):
+    http_status = 415
+
+
+class ConfigError(PermanentError):
+    """The configuration is invalid; the message names the file, line and key."""
+
+
+class NotFound(PermanentError):
+    http_status = 404
+
+
+class RetryableError(TrueCourseError):
+    """The same input may succeed later; callers should back off and retry."""
+
+    http_status = 503
+    exit_code = 75  # EX_TEMPFAIL
+
+    def __init__(self, message: str, *, hint: str | None = None, retry_after_s: int = 1) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after_s = retry_after_s
+
+
+class QueueFull(RetryableError):
+    """The bounded ingest queue is full; the sender should retry after ``retry_after_s``."""
+
+
+class StoreUnavailable(RetryableError):
+    """The store could not be opened or written."""

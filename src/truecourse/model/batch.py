@@ -1,0 +1,101 @@
+"""Columnar batches: the unit every pipeline stage and the store work on.
+
+A batch holds one Python list per canonical column, all of equal length. Decoders append to the
+lists directly; processors select rows by index or rewrite whole columns; the store turns a batch
+into an Arrow table in one call. No per-record object is built on the hot path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar, Self
+
+import pyarrow as pa
+
+from truecourse.model.columns import ARROW_SCHEMAS, TABLE_COLUMNS
+
+
+class Batch:
+    """Equal-length column lists for one table (``table`` names it: spans, logs, ...)."""
+
+    table: ClassVar[str]
+    __slots__ = ("columns",)
+
+    def __init__(self, columns: dict[str, list[Any]] | None = None) -> None:
+        names = self.column_names()
+        if columns is None:
+            self.columns: dict[str, list[Any]] = {n: [] for n in names}
+        else:
+            missing = [n for n in names if n not in columns]
+            if missing:
+                raise ValueError(f"{type(self).__name__} is missing columns: {missing}")
+            lengths = {len(columns[n]) for n in names}
+            if len(lengths) > 1:
+                raise ValueError(f"{type(self).__name__} columns differ in length: {lengths}")
+            self.columns = {n: columns[n] for n in names}
+
+    @classmethod
+    def column_names(cls) -> tuple[str, ...]:
+        return tuple(c.name for c in TABLE_COLUMNS[cls.table])
+
+    def __len__(self) -> int:
+        first = next(iter(self.columns.values()))
+        return len(first)
+
+    def __getitem__(self, column: str) -> list[Any]:
+        return self.columns[column]
+
+    def row(self, i: int) -> dict[str, Any]:
+        """Row ``i`` as a dict (for tests and debugging, not the hot path)."""
+        return {name: col[i] for name, col in self.columns.items()}
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [self.row(i) for i in range(len(self))]
+
+    def select(self, keep: Sequence[int]) -> Self:
+        """A new batch holding only rows ``keep``, in that order."""
+        if len(keep) == len(self):
+            return self
+        return type(self)({n: [col[i] for i in keep] for n, col in self.columns.items()})
+
+    def extend(self, other: Batch) -> None:
+        for name, col in self.columns.items():
+            col.extend(other.columns[name])
+
+    @classmethod
+    def concat(cls, batches: Iterable[Batch]) -> Self:
+        out = cls()
+        for b in batches:
+            out.extend(b)
+        return out
+
+    def to_arrow(self) -> pa.Table:
+        """The batch as an Arrow table with the canonical schema (one C-level conversion)."""
+        schema = ARROW_SCHEMAS[self.table]
+        arrays = [pa.array(self.columns[f.name], type=f.type) for f in schema]
+        return pa.Table.from_arrays(arrays, schema=schema)
+
+
+class SpanBatch(Batch):
+    table = "spans"
+    __slots__ = ()
+
+
+class LogBatch(Batch):
+    table = "logs"
+    __slots__ = ()
+
+
+class MetricBatch(Batch):
+    table = "metric_points"
+    __slots__ = ()
+
+
+class EventBatch(Batch):
+    table = "events"
+    __slots__ = ()
+
+
+BATCH_TYPES: dict[str, type[Batch]] = {
+    b.table: b for b in (SpanBatch, LogBatch, MetricBatch, EventBatch)
+}
