@@ -3,6 +3,10 @@
 A batch holds one Python list per canonical column, all of equal length. Decoders append to the
 lists directly; processors select rows by index or rewrite whole columns; the store turns a batch
 into an Arrow table in one call. No per-record object is built on the hot path.
+
+Besides the canonical columns a batch may carry scratch columns whose names start with ``_``
+(the decoder's attribute dicts, ``_attrs``, and span events, ``_events``, for the normalize
+stage). They travel through ``select`` like any column and are never written to the store.
 """
 
 from __future__ import annotations
@@ -33,6 +37,11 @@ class Batch:
             if len(lengths) > 1:
                 raise ValueError(f"{type(self).__name__} columns differ in length: {lengths}")
             self.columns = {n: columns[n] for n in names}
+            for n, col in columns.items():
+                if n.startswith("_"):
+                    if len(col) != len(self.columns[names[0]]):
+                        raise ValueError(f"scratch column {n} differs in length")
+                    self.columns[n] = col
 
     @classmethod
     def column_names(cls) -> tuple[str, ...]:
@@ -59,8 +68,21 @@ class Batch:
         return type(self)({n: [col[i] for i in keep] for n, col in self.columns.items()})
 
     def extend(self, other: Batch) -> None:
+        """Append ``other``'s rows; scratch columns survive only when both batches have them."""
+        n_before = len(self)
+        for name in [n for n in self.columns if n.startswith("_") and n not in other.columns]:
+            del self.columns[name]
         for name, col in self.columns.items():
             col.extend(other.columns[name])
+        if n_before == 0:
+            for name, col in other.columns.items():
+                if name.startswith("_") and name not in self.columns:
+                    self.columns[name] = list(col)
+
+    def drop_scratch(self) -> None:
+        """Forget the scratch columns (after the last stage that reads them)."""
+        for name in [n for n in self.columns if n.startswith("_")]:
+            del self.columns[name]
 
     @classmethod
     def concat(cls, batches: Iterable[Batch]) -> Self:

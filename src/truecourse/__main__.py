@@ -1,0 +1,5 @@
+"""``python -m truecourse`` runs the CLI."""
+
+from truecourse.cli import main
+
+main()

@@ -1,0 +1,55 @@
+"""The ASGI app: OTLP receivers, REST API, health, metrics and the UI, on one port."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.responses import HTMLResponse
+
+from truecourse import __version__
+from truecourse.api import events, health, otlp, query
+from truecourse.api.responses import truecourse_error_handler, validation_error_handler
+from truecourse.errors import TrueCourseError
+from truecourse.runtime import Runtime
+from truecourse.web import landing_page
+
+
+def create_app(runtime: Runtime, *, manage_lifecycle: bool = True) -> FastAPI:
+    """The app serving ``runtime``; with ``manage_lifecycle`` it starts and drains the runtime
+    in the ASGI lifespan (so a server's SIGTERM drains the queue before exit)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if manage_lifecycle:
+            runtime.start()
+        try:
+            yield
+        finally:
+            if manage_lifecycle:
+                runtime.shutdown()
+
+    app = FastAPI(
+        title="TrueCourse",
+        version=__version__,
+        description="Operations platform for production AI: OTLP ingest, queries and events.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.add_exception_handler(TrueCourseError, truecourse_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.include_router(otlp.router)
+    app.include_router(query.router)
+    app.include_router(events.router)
+    app.include_router(health.router)
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> HTMLResponse:
+        return HTMLResponse(landing_page(__version__))
+
+    return app

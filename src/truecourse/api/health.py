@@ -1,0 +1,45 @@
+"""Liveness, readiness and the server's own Prometheus metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from truecourse.api.responses import ORJSONResponse
+from truecourse.errors import TrueCourseError
+from truecourse.runtime import Runtime
+
+router = APIRouter(default_response_class=ORJSONResponse)
+
+
+@router.get("/healthz", tags=["health"], summary="The process is up")
+async def healthz() -> Any:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", tags=["health"], summary="Store reachable and writer running")
+async def readyz(request: Request) -> Any:
+    rt: Runtime = request.app.state.runtime
+    problems = []
+    try:
+        await run_in_threadpool(rt.store.ping)
+    except TrueCourseError as exc:
+        problems.append(f"store: {exc}")
+    if not rt.pipeline.healthy:
+        problems.append("pipeline writer is not running")
+    if rt.pipeline.last_error:
+        problems.append(f"last write failed: {rt.pipeline.last_error}")
+    body = {"ready": not problems, "problems": problems,
+            "queue_depth": rt.pipeline.queue_depth()}
+    return ORJSONResponse(body, status_code=200 if not problems else 503)
+
+
+@router.get("/metrics", tags=["health"], summary="Prometheus exposition of server metrics")
+async def metrics(request: Request) -> Response:
+    rt: Runtime = request.app.state.runtime
+    rt.metrics.queue_depth.set(rt.pipeline.queue_depth())
+    return Response(generate_latest(rt.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,106 @@
+"""OTLP/HTTP receivers: ``POST /v1/traces``, ``/v1/logs``, ``/v1/metrics``.
+
+Answers follow the OTLP/HTTP spec: 200 with an Export*ServiceResponse (``partial_success`` when
+items were rejected) only after the batch is committed; 400 with a ``google.rpc.Status`` saying
+why the body could not be decoded; 413 over the size limit; 415 for other media types; 503 with
+``Retry-After`` when the queue is full or the store is failing. Error bodies use the request's
+encoding (protobuf or JSON).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Request
+from google.protobuf import json_format
+from google.rpc import status_pb2
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from truecourse.api.responses import retry_headers
+from truecourse.errors import PayloadTooLarge, TrueCourseError, UnsupportedMediaType
+from truecourse.ingest.otlp import JSON, PROTOBUF, decode, encode_response, media_type
+from truecourse.ingest.result import DecodeResult
+from truecourse.runtime import Runtime
+
+router = APIRouter()
+
+# gRPC status codes for the google.rpc.Status body
+_GRPC_CODE = {400: 3, 413: 8, 415: 3, 429: 8, 503: 14}
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing (413) as soon as it is known to exceed ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"body of {declared} bytes is over the limit of {limit} bytes",
+                              hint="send smaller batches or raise server.max_body_bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"body is over the limit of {limit} bytes",
+                                  hint="send smaller batches or raise server.max_body_bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _status_response(exc: TrueCourseError, media: str) -> Response:
+    status = status_pb2.Status(code=_GRPC_CODE.get(exc.http_status, 13), message=str(exc))
+    headers = retry_headers(exc)
+    if media == PROTOBUF:
+        return Response(status.SerializeToString(), status_code=exc.http_status,
+                        media_type=PROTOBUF, headers=headers)
+    return Response(json_format.MessageToJson(status, indent=None), status_code=exc.http_status,
+                    media_type=JSON, headers=headers)
+
+
+def _export(rt: Runtime, signal: str, body: bytes, content_type: str | None,
+            encoding: str | None) -> tuple[DecodeResult, object]:
+    result = decode(signal, body, content_type, encoding, rt.config.server.max_body_bytes)
+    future = rt.pipeline.submit(result.batch) if len(result.batch) else None
+    return result, future
+
+
+async def _receive(signal: str, request: Request) -> Response:
+    rt: Runtime = request.app.state.runtime
+    metrics = rt.metrics
+    ctype = request.headers.get("content-type")
+    try:
+        media = media_type(ctype)
+    except UnsupportedMediaType as exc:
+        metrics.requests.labels(signal, "415").inc()
+        return _status_response(exc, JSON)
+    try:
+        if not rt.pipeline.has_room():
+            raise rt.pipeline.full_error()
+        body = await read_body(request, rt.config.server.max_body_bytes)
+        result, future = await run_in_threadpool(
+            _export, rt, signal, body, ctype, request.headers.get("content-encoding"))
+        if future is not None:
+            await asyncio.wrap_future(future)  # type: ignore[arg-type]
+    except TrueCourseError as exc:
+        metrics.requests.labels(signal, str(exc.http_status)).inc()
+        if exc.http_status < 500 and exc.http_status != 429:
+            metrics.rejected.labels(signal, type(exc).__name__).inc()
+        return _status_response(exc, media)
+    if result.rejected:
+        metrics.rejected.labels(signal, "invalid_item").inc(result.rejected)
+    metrics.accepted.labels(signal).inc(len(result.batch))
+    metrics.requests.labels(signal, "200").inc()
+    return Response(encode_response(signal, result, media), media_type=media)
+
+
+@router.post("/v1/traces", tags=["otlp"], summary="OTLP/HTTP trace export")
+async def export_traces(request: Request) -> Response:
+    return await _receive("traces", request)
+
+
+@router.post("/v1/logs", tags=["otlp"], summary="OTLP/HTTP log export")
+async def export_logs(request: Request) -> Response:
+    return await _receive("logs", request)
+
+
+@router.post("/v1/metrics", tags=["otlp"], summary="OTLP/HTTP metric export")
+async def export_metrics(request: Request) -> Response:
+    return await _receive("metrics", request)

@@ -1,0 +1,154 @@
+"""Typer commands. Each is a thin face over the runtime, the config loader or the REST API.
+
+Exit codes: 0 success, 1 unexpected failure, 2 invalid input or config (a permanent error),
+75 a retryable failure (store or server unreachable).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from truecourse import __version__
+from truecourse.cli.spans import spans_command
+from truecourse.errors import InvalidInput, TrueCourseError
+
+app = typer.Typer(
+    name="truecourse",
+    help="TrueCourse: telemetry, behaviour metrics and safe operations for production AI.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+out = Console()
+
+DEFAULT_DB = "./truecourse.duckdb"
+DEFAULT_CONFIG = "truecourse.yaml"
+
+
+def fail(exc: TrueCourseError) -> typer.Exit:
+    """Print ``exc`` the one way errors are shown, and return the Exit carrying its code."""
+    err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+    if exc.hint:
+        err.print(f"[dim]hint:[/] {exc.hint}", highlight=False)
+    return typer.Exit(exc.exit_code)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _config_path(config: Path | None) -> Path | None:
+    if config is not None:
+        return config
+    default = Path(DEFAULT_CONFIG)
+    return default if default.exists() else None
+
+
+@app.command()
+def serve(
+    host: str | None = typer.Option(None, help="Bind address [default: server.host, "
+                                               "127.0.0.1]."),
+    port: int | None = typer.Option(None, help="Port for OTLP/HTTP, API and UI [default: "
+                                               "server.port, 4318]."),
+    db: str | None = typer.Option(None, help="DuckDB file path [default: storage.db, "
+                                             f"{DEFAULT_DB}]."),
+    config: Path | None = typer.Option(None, "--config", "-c",
+                                       help=f"truecourse.yaml [default: ./{DEFAULT_CONFIG} when "
+                                            "present]."),
+    log_level: str = typer.Option("warning", help="uvicorn log level."),
+) -> None:
+    """Run the server: OTLP receivers, REST API, metrics and UI on one port."""
+    import uvicorn
+
+    from truecourse.api import create_app
+    from truecourse.config import load_config
+    from truecourse.runtime import Runtime
+
+    try:
+        cfg = load_config(_config_path(config))
+        bind_host = host or cfg.server.host
+        bind_port = port if port is not None else cfg.server.port
+        if not _is_loopback(bind_host):
+            raise InvalidInput(
+                f"refusing to bind to non-loopback address {bind_host}: no API keys are "
+                "configured, so anyone who can reach it could write and read telemetry",
+                hint="bind to 127.0.0.1 and put an authenticating proxy in front")
+        rt = Runtime.build(cfg, db=db)
+    except TrueCourseError as exc:
+        raise fail(exc) from exc
+    base = f"http://{bind_host}:{bind_port}"
+    out.print(f"[bold]TrueCourse {__version__}[/] serving on [cyan]{base}[/] "
+              f"(store: {rt.store.url})", highlight=False)
+    out.print(f"  send OTLP:  OTEL_EXPORTER_OTLP_ENDPOINT={base}  "
+              f"(protobuf or JSON at {base}/v1/traces, /v1/logs, /v1/metrics)", highlight=False)
+    out.print(f"  look:       truecourse spans --url {base}   ·   {base}/api/v1/spans   ·   "
+              f"{base}/api/v1/docs", highlight=False)
+    out.print("  stop:       Ctrl+C (queued batches are written before exit)", highlight=False)
+    sys.stdout.flush()
+    server = uvicorn.Server(uvicorn.Config(
+        create_app(rt), host=bind_host, port=bind_port, log_level=log_level,
+        access_log=False, timeout_graceful_shutdown=30))
+    try:
+        server.run()
+    except OSError as exc:  # port in use and friends
+        rt.shutdown()
+        raise fail(InvalidInput(f"cannot listen on {bind_host}:{bind_port}: {exc}",
+                                hint="pick another --port or stop what holds it")) from exc
+    if not server.started:
+        rt.shutdown()
+        raise typer.Exit(1)
+
+
+@app.command()
+def validate(
+    config: Path = typer.Argument(Path(DEFAULT_CONFIG), help="The truecourse.yaml to check."),
+) -> None:
+    """Check a truecourse.yaml: every problem with its file, line and a fix."""
+    from truecourse.config import load_config
+
+    try:
+        cfg = load_config(config)
+    except TrueCourseError as exc:
+        err.print(f"[bold red]{config}: invalid[/]", highlight=False)
+        err.print(str(exc.message), highlight=False, markup=False)
+        raise typer.Exit(exc.exit_code) from exc
+    procs = [next(iter(p.model_dump(exclude_none=True))) if isinstance(p.model_dump(), dict)
+             else str(p) for p in _processor_names(cfg)]
+    out.print(f"[green]{config}: valid[/] — {len(cfg.catalog.services)} catalog services, "
+              f"pipeline: {' → '.join(procs)}", highlight=False)
+
+
+def _processor_names(cfg: Any) -> list[Any]:
+    return list(getattr(cfg.pipeline, "processors", []) or [])
+
+
+@app.command()
+def version() -> None:
+    """Print the TrueCourse version (and the Python and DuckDB it runs on)."""
+    import duckdb
+
+    out.print(f"truecourse {__version__} (python {platform.python_version()}, "
+              f"duckdb {duckdb.__version__})", highlight=False)
+
+
+app.command("spans")(spans_command)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    app()

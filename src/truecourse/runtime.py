@@ -1,0 +1,71 @@
+"""The composition root: config + ``--db`` → store, pipeline stages, router, writer.
+
+Faces (the API server, the CLI) build one :class:`Runtime` and call its ``start``/``shutdown``;
+no face wires components itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from truecourse.config import TrueCourseConfig, load_config
+from truecourse.pipeline.metrics import PipelineMetrics
+from truecourse.pipeline.normalize import NormalizeProcessor
+from truecourse.pipeline.processors import build_processors
+from truecourse.pipeline.runner import Consumer, Pipeline
+from truecourse.store import Store, open_store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """Everything one TrueCourse server process runs, in start order."""
+
+    config: TrueCourseConfig
+    store: Store
+    pipeline: Pipeline
+    metrics: PipelineMetrics
+    consumers: dict[str, Consumer] = field(default_factory=dict)
+    started: bool = False
+
+    @classmethod
+    def build(cls, config: TrueCourseConfig | None = None, db: str | None = None,
+              consumers: dict[str, Consumer] | None = None) -> Runtime:
+        """Open the store (``db`` overrides ``storage.db``), migrate it, build the pipeline.
+
+        Raises ``StoreUnavailable`` when the database cannot be opened and ``ConfigError``
+        when the pipeline config names something unknown.
+        """
+        cfg = config or load_config(None)
+        store = open_store(db or cfg.storage.db)
+        try:
+            store.migrate()
+            stages, router = build_processors(cfg.pipeline, cfg.catalog,
+                                              normalize_factory=NormalizeProcessor)
+        except BaseException:
+            store.close()
+            raise
+        metrics = PipelineMetrics()
+        pipeline = Pipeline(
+            store, stages, router,
+            consumers=consumers,
+            queue_max_batches=cfg.server.queue_max_batches,
+            writer_max_rows=cfg.server.writer_max_rows,
+            retry_after_s=cfg.server.retry_after_s,
+            metrics=metrics,
+        )
+        return cls(cfg, store, pipeline, metrics, dict(consumers or {}))
+
+    def start(self) -> None:
+        if not self.started:
+            self.pipeline.start()
+            self.started = True
+
+    def shutdown(self) -> None:
+        """Drain the pipeline into the store, then close the store. Safe to call twice."""
+        if self.started:
+            self.pipeline.shutdown()
+            self.started = False
+        self.store.close()

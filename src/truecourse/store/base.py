@@ -1,0 +1,107 @@
+"""The ``Store`` interface every backend implements, and the query value objects.
+
+Contract: ``write`` commits all given batches in one transaction and returns only once they are
+durable (a crash after it returns loses nothing). Reads may run concurrently with the writer on
+other threads and see only committed data. Backends raise ``StoreUnavailable`` when the database
+cannot be opened or written, and ``InvalidInput`` for a malformed query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from truecourse.model import Batch
+
+
+@dataclass(frozen=True)
+class SpanQuery:
+    """Filters for span search; every given filter must match (AND)."""
+
+    service: str | None = None
+    env: str | None = None
+    version: str | None = None
+    model: str | None = None
+    provider: str | None = None
+    prompt_version: str | None = None
+    operation: str | None = None
+    status: str | None = None  # unset | ok | error
+    trace_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    text: str | None = None  # case-insensitive substring of name, input_text or output_text
+    limit: int = 100
+    cursor: str | None = None  # opaque, from the previous page's next_cursor
+
+
+@dataclass(frozen=True)
+class LogQuery:
+    service: str | None = None
+    severity_min: int | None = None
+    trace_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    text: str | None = None
+    limit: int = 100
+    cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    kind: str | None = None
+    service: str | None = None
+    trace_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 100
+    cursor: str | None = None
+
+
+@dataclass
+class Page:
+    """One page of rows (dicts, JSON columns decoded) and the cursor of the next page."""
+
+    items: list[dict[str, Any]] = field(default_factory=list)
+    next_cursor: str | None = None
+
+
+class Store(Protocol):
+    """Where telemetry, events and their derived records live."""
+
+    url: str
+
+    def migrate(self) -> int:
+        """Apply pending schema migrations; return the schema version now in force."""
+        ...
+
+    def write(self, batches: Sequence[Batch]) -> None:
+        """Append all batches in one transaction; durable when this returns."""
+        ...
+
+    def spans(self, q: SpanQuery) -> Page: ...
+
+    def trace(self, trace_id: str) -> list[dict[str, Any]]:
+        """All spans of one trace, ordered by start time (empty when unknown)."""
+        ...
+
+    def services(self, since: datetime | None = None) -> list[dict[str, Any]]:
+        """One summary row per (service, env): span and error counts, models, last seen."""
+        ...
+
+    def logs(self, q: LogQuery) -> Page: ...
+
+    def events(self, q: EventQuery) -> Page: ...
+
+    def counts(self) -> dict[str, int]:
+        """Row count per table."""
+        ...
+
+    def ping(self) -> None:
+        """Raise ``StoreUnavailable`` when the store cannot answer a trivial query."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; safe to call twice."""
+        ...

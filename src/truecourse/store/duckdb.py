@@ -1,0 +1,296 @@
+"""The embedded DuckDB store: one file, one writer, many readers.
+
+One connection writes (the pipeline's writer thread calls ``write``); every read opens a cursor
+of its own, so API requests never wait on the writer and see only committed data. Batches are
+appended as Arrow tables (one bulk insert per table per transaction), never a row at a time.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+
+from truecourse.errors import InvalidInput, StoreUnavailable
+from truecourse.model import Batch, TABLE_COLUMNS
+from truecourse.store.base import EventQuery, LogQuery, Page, SpanQuery
+from truecourse.store.migrate import migrations
+
+_JSON_COLUMNS = {t: {c.name for c in cols if c.sql == "JSON"} for t, cols in TABLE_COLUMNS.items()}
+_LIST_COLUMNS = {
+    "spans": ("trace_id", "span_id", "parent_span_id", "name", "kind", "start_time",
+              "duration_ms", "status_code", "service", "env", "version", "operation",
+              "provider", "model", "input_tokens", "output_tokens", "total_tokens", "cost_usd",
+              "prompt_version", "tool_name", "tool_ok", "refused", "input_text", "output_text"),
+}
+
+
+def _encode_cursor(*parts: Any) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(parts)).decode()
+
+
+def _decode_cursor(cursor: str) -> list[Any]:
+    try:
+        parts = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, orjson.JSONDecodeError) as exc:
+        raise InvalidInput("cursor is not one this server issued",
+                           hint="pass next_cursor from the previous page unchanged") from exc
+    if not isinstance(parts, list):
+        raise InvalidInput("cursor is not one this server issued")
+    return parts
+
+
+class DuckDBStore:
+    """``Store`` on an embedded DuckDB file (or ``:memory:``)."""
+
+    def __init__(self, path: str | Path = "truecourse.duckdb", *, read_only: bool = False) -> None:
+        self.path = str(path)
+        self.url = self.path
+        self.read_only = read_only
+        self._lock = threading.Lock()
+        try:
+            if self.path != ":memory:":
+                parent = Path(self.path).expanduser().resolve().parent
+                if not parent.is_dir():
+                    raise StoreUnavailable(
+                        f"cannot open DuckDB database {self.path}: directory {parent} does not "
+                        "exist", hint="create the directory or pass another --db path")
+            self._con = duckdb.connect(self.path, read_only=read_only)
+            self._con.execute("SET TimeZone = 'UTC'")
+        except duckdb.Error as exc:
+            raise StoreUnavailable(
+                f"cannot open DuckDB database {self.path}: {exc}",
+                hint="check the path is writable and no other TrueCourse server has it open "
+                     "(DuckDB allows one writing process per file)") from exc
+        self._closed = False
+
+    # -- schema -------------------------------------------------------------------------------
+
+    def migrate(self) -> int:
+        con = self._con
+        con.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
+                    "(version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMPTZ)")
+        row = con.execute("SELECT max(version) FROM schema_migrations").fetchone()
+        current = (row[0] if row else None) or 0
+        known = migrations("duckdb")
+        if current > len(known):
+            raise StoreUnavailable(
+                f"database {self.path} has schema version {current}, this TrueCourse knows "
+                f"{len(known)}", hint="upgrade TrueCourse or use another --db")
+        for m in known[current:]:
+            try:
+                con.execute("BEGIN")
+                con.execute(m.sql)
+                con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [m.version, m.name])
+                con.execute("COMMIT")
+            except duckdb.Error as exc:
+                con.execute("ROLLBACK")
+                raise StoreUnavailable(f"migration {m.version} ({m.name}) failed: {exc}") from exc
+            current = m.version
+        return current
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def write(self, batches: Sequence[Batch]) -> None:
+        by_table: dict[str, list[Batch]] = {}
+        for b in batches:
+            if len(b):
+                by_table.setdefault(b.table, []).append(b)
+        if not by_table:
+            return
+        tables = {}
+        for table, group in by_table.items():
+            merged = group[0] if len(group) == 1 else type(group[0]).concat(group)
+            tables[table] = merged.to_arrow()
+        with self._lock:
+            con = self._con
+            try:
+                con.execute("BEGIN")
+                for table, arrow in tables.items():
+                    con.register("_tc_batch", arrow)
+                    verb = "INSERT OR IGNORE" if table == "events" else "INSERT"
+                    con.execute(f"{verb} INTO {table} SELECT * FROM _tc_batch")
+                    con.unregister("_tc_batch")
+                con.execute("COMMIT")
+            except duckdb.Error as exc:
+                try:
+                    con.execute("ROLLBACK")
+                except duckdb.Error:
+                    pass
+                raise StoreUnavailable(f"write to {self.path} failed: {exc}") from exc
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def _query(self, sql: str, params: Sequence[Any], table: str) -> list[dict[str, Any]]:
+        cur = self._con.cursor()
+        try:
+            rel = cur.execute(sql, list(params))
+            names = [d[0] for d in rel.description]
+            rows = rel.fetchall()
+        except duckdb.Error as exc:
+            raise StoreUnavailable(f"query on {self.path} failed: {exc}") from exc
+        finally:
+            cur.close()
+        json_cols = _JSON_COLUMNS.get(table, set())
+        out = []
+        for r in rows:
+            d = dict(zip(names, r, strict=True))
+            for k in json_cols:
+                v = d.get(k)
+                if isinstance(v, str):
+                    d[k] = orjson.loads(v)
+            out.append(d)
+        return out
+
+    def spans(self, q: SpanQuery) -> Page:
+        where, params = [], []
+        for col in ("service", "env", "version", "model", "provider", "prompt_version",
+                    "operation", "trace_id"):
+            v = getattr(q, col)
+            if v is not None:
+                where.append(f"{col} = ?")
+                params.append(v)
+        if q.status is not None:
+            where.append("status_code = ?")
+            params.append(q.status)
+        if q.since is not None:
+            where.append("start_time >= ?")
+            params.append(q.since)
+        if q.until is not None:
+            where.append("start_time < ?")
+            params.append(q.until)
+        if q.text:
+            where.append("(name ILIKE ? OR input_text ILIKE ? OR output_text ILIKE ?)")
+            pat = "%" + q.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            params += [pat, pat, pat]
+        if q.cursor:
+            parts = _decode_cursor(q.cursor)
+            if len(parts) != 2:
+                raise InvalidInput("cursor is not one this server issued")
+            where.append("(start_unix_nano, span_id) < (?, ?)")
+            params += parts
+        limit = max(1, min(int(q.limit), 1000))
+        sql = ("SELECT * FROM spans" + (" WHERE " + " AND ".join(where) if where else "")
+               + " ORDER BY start_unix_nano DESC, span_id DESC LIMIT ?")
+        rows = self._query(sql, [*params, limit + 1], "spans")
+        nxt = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            last = rows[-1]
+            nxt = _encode_cursor(last["start_unix_nano"], last["span_id"])
+        return Page(rows, nxt)
+
+    def trace(self, trace_id: str) -> list[dict[str, Any]]:
+        return self._query("SELECT * FROM spans WHERE trace_id = ? ORDER BY start_unix_nano, "
+                           "span_id", [trace_id.lower()], "spans")
+
+    def services(self, since: datetime | None = None) -> list[dict[str, Any]]:
+        where = "WHERE start_time >= ?" if since else ""
+        sql = f"""
+            SELECT service, env,
+                   count(*) AS span_count,
+                   count(*) FILTER (WHERE status_code = 'error') AS error_count,
+                   count(DISTINCT trace_id) AS trace_count,
+                   list(DISTINCT model ORDER BY model) FILTER (WHERE model IS NOT NULL) AS models,
+                   list(DISTINCT version ORDER BY version) FILTER (WHERE version IS NOT NULL)
+                       AS versions,
+                   any_value(team) AS team, any_value(owner) AS owner,
+                   sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
+                   sum(cost_usd) AS cost_usd,
+                   quantile_cont(duration_ms, 0.5) AS p50_ms,
+                   quantile_cont(duration_ms, 0.95) AS p95_ms,
+                   min(start_time) AS first_seen, max(start_time) AS last_seen
+            FROM spans {where}
+            GROUP BY service, env ORDER BY service NULLS LAST, env NULLS LAST"""
+        rows = self._query(sql, [since] if since else [], "services")
+        for r in rows:
+            r["models"] = r["models"] or []
+            r["versions"] = r["versions"] or []
+        return rows
+
+    def logs(self, q: LogQuery) -> Page:
+        where, params = [], []
+        if q.service is not None:
+            where.append("service = ?")
+            params.append(q.service)
+        if q.severity_min is not None:
+            where.append("severity_number >= ?")
+            params.append(q.severity_min)
+        if q.trace_id is not None:
+            where.append("trace_id = ?")
+            params.append(q.trace_id.lower())
+        if q.since is not None:
+            where.append("time >= ?")
+            params.append(q.since)
+        if q.until is not None:
+            where.append("time < ?")
+            params.append(q.until)
+        if q.text:
+            where.append("body ILIKE ?")
+            params.append("%" + q.text + "%")
+        if q.cursor:
+            parts = _decode_cursor(q.cursor)
+            where.append("time_unix_nano < ?")
+            params.append(parts[0])
+        limit = max(1, min(int(q.limit), 1000))
+        sql = ("SELECT * FROM logs" + (" WHERE " + " AND ".join(where) if where else "")
+               + " ORDER BY time_unix_nano DESC LIMIT ?")
+        rows = self._query(sql, [*params, limit + 1], "logs")
+        nxt = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            nxt = _encode_cursor(rows[-1]["time_unix_nano"])
+        return Page(rows, nxt)
+
+    def events(self, q: EventQuery) -> Page:
+        where, params = [], []
+        for col in ("kind", "service", "trace_id"):
+            v = getattr(q, col)
+            if v is not None:
+                where.append(f"{col} = ?")
+                params.append(v)
+        if q.since is not None:
+            where.append("time >= ?")
+            params.append(q.since)
+        if q.until is not None:
+            where.append("time < ?")
+            params.append(q.until)
+        if q.cursor:
+            parts = _decode_cursor(q.cursor)
+            if len(parts) != 2:
+                raise InvalidInput("cursor is not one this server issued")
+            where.append("(epoch_us(time), id) < (?, ?)")
+            params += parts
+        limit = max(1, min(int(q.limit), 1000))
+        sql = ("SELECT * FROM events" + (" WHERE " + " AND ".join(where) if where else "")
+               + " ORDER BY time DESC, id DESC LIMIT ?")
+        rows = self._query(sql, [*params, limit + 1], "events")
+        nxt = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            last = rows[-1]
+            nxt = _encode_cursor(int(last["time"].timestamp() * 1_000_000), last["id"])
+        return Page(rows, nxt)
+
+    def counts(self) -> dict[str, int]:
+        out = {}
+        for table in TABLE_COLUMNS:
+            row = self._query(f"SELECT count(*) AS n FROM {table}", [], "counts")
+            out[table] = int(row[0]["n"])
+        return out
+
+    def ping(self) -> None:
+        self._query("SELECT 1 AS ok", [], "ping")
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with self._lock:
+            self._con.close()
