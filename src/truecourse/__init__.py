@@ -8,11 +8,25 @@
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from truecourse.sdk import (
+        AISpan,
+        TrueCourseHandle,
+        current_span_id,
+        current_trace_id,
+        feedback,
+        init,
+        shutdown,
+        span,
+        trace,
+    )
 
 __version__ = "0.1.0"
 
-_SDK_NAMES = ("init", "trace", "span", "feedback", "shutdown", "current_trace_id")
+_SDK_NAMES = ("init", "trace", "span", "feedback", "shutdown", "current_trace_id",
+              "current_span_id", "AISpan", "TrueCourseHandle")
 
 __all__ = ["__version__", *_SDK_NAMES]
 
