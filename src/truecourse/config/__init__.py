@@ -1,0 +1,61 @@
+"""``truecourse.yaml``: the schema, loading with file:line errors, and the generated reference.
+
+::
+
+    config = load_config("truecourse.yaml")   # InvalidConfig (a ConfigError) lists every problem
+    config.pipeline.processors                # ordered [ProcessorEntry], .type / .settings
+"""
+
+from truecourse.config.loader import InvalidConfig, load_config, parse_config
+from truecourse.config.processors import (
+    PROCESSOR_TYPES,
+    RESERVED_DESTINATIONS,
+    DedupeConfig,
+    EnrichConfig,
+    FilterConfig,
+    GuardConfig,
+    MaskRule,
+    NormalizeConfig,
+    ProcessorEntry,
+    RouteConfig,
+    RouteRule,
+    SampleConfig,
+    default_processors,
+)
+from truecourse.config.reference import config_reference_markdown
+from truecourse.config.rules import MatchRule
+from truecourse.config.schema import (
+    CatalogConfig,
+    PipelineConfig,
+    ServerConfig,
+    ServiceEntry,
+    StorageConfig,
+    TrueCourseConfig,
+)
+
+__all__ = [
+    "PROCESSOR_TYPES",
+    "RESERVED_DESTINATIONS",
+    "CatalogConfig",
+    "DedupeConfig",
+    "EnrichConfig",
+    "FilterConfig",
+    "GuardConfig",
+    "InvalidConfig",
+    "MaskRule",
+    "MatchRule",
+    "NormalizeConfig",
+    "PipelineConfig",
+    "ProcessorEntry",
+    "RouteConfig",
+    "RouteRule",
+    "SampleConfig",
+    "ServerConfig",
+    "ServiceEntry",
+    "StorageConfig",
+    "TrueCourseConfig",
+    "config_reference_markdown",
+    "default_processors",
+    "load_config",
+    "parse_config",
+]

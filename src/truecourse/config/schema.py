@@ -1,0 +1,213 @@
+"""The ``truecourse.yaml`` schema: one pydantic model per section.
+
+Every model forbids unknown keys and documents each field; the descriptions are the source of the
+configuration reference (:func:`truecourse.config.config_reference_markdown`). Checks that relate
+several items (duplicate processors, route destinations) live on the section that holds them all
+and report the exact item at fault.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from truecourse.config.checks import Loc, located, unknown_name
+from truecourse.config.processors import (
+    RESERVED_DESTINATIONS,
+    ProcessorEntry,
+    RouteConfig,
+    default_processors,
+)
+
+
+class ServerConfig(BaseModel):
+    """The HTTP server: OTLP receivers, REST API, metrics and UI on one port."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field(
+        default="127.0.0.1", min_length=1,
+        description="Bind address. Loopback by default; binding elsewhere requires API keys.",
+    )
+    port: int = Field(
+        default=4318, ge=0, le=65535,
+        description="TCP port; 4318 is the OTLP/HTTP default, so OTel SDKs work unchanged. "
+        "0 picks a free port.",
+    )
+    max_body_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=1,
+        description="Largest accepted request body (after gzip decoding); bigger OTLP/REST "
+        "bodies get 413.",
+    )
+    queue_max_batches: int = Field(
+        default=64, ge=1,
+        description="Bound of the ingest queue in batches; when full, senders get 503 with "
+        "Retry-After.",
+    )
+    retry_after_s: int = Field(
+        default=1, ge=1, description="Seconds sent in Retry-After when the queue is full."
+    )
+    writer_max_rows: int = Field(
+        default=20_000, ge=1,
+        description="Most rows the writer commits in one transaction (group commit).",
+    )
+
+
+class StorageConfig(BaseModel):
+    """Where telemetry and state are stored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    db: str = Field(
+        default="./truecourse.duckdb", min_length=1,
+        description="A DuckDB file path (embedded, the default) or a `postgresql://` URL.",
+    )
+
+    @field_validator("db")
+    @classmethod
+    def _known_scheme(cls, v: str) -> str:
+        if "://" in v and not v.startswith(("postgresql://", "postgres://")):
+            scheme = v.split("://", 1)[0]
+            raise ValueError(f"unsupported database URL scheme {scheme!r}; use a DuckDB file "
+                             "path or a postgresql:// URL")
+        return v
+
+
+class ServiceEntry(BaseModel):
+    """One service of the catalog: who owns it, how critical it is, what it calls."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    owner: str | None = Field(default=None, description="Owning person or group (e.g. email).")
+    team: str | None = Field(default=None, description="Owning team; set on every row.")
+    oncall: str | None = Field(default=None, description="Where to page: channel or rotation.")
+    tier: int | None = Field(
+        default=None, ge=1, le=4, description="Criticality, 1 (most critical) to 4."
+    )
+    environment: str | None = Field(
+        default=None, description="Environment set on rows whose telemetry carries none."
+    )
+    dependencies: list[str] = Field(
+        default_factory=list,
+        description="Services and external systems it calls; names outside the catalog are "
+        "allowed (external dependencies).",
+    )
+    description: str | None = Field(default=None, description="What the service does.")
+
+
+class CatalogConfig(BaseModel):
+    """The service catalog: ownership and context used by enrich, alerting and incidents."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    services: dict[str, ServiceEntry] = Field(
+        default_factory=dict, description="Services by their `service.name`."
+    )
+
+
+class PipelineConfig(BaseModel):
+    """The processing pipeline between ingest and the store."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # consumers comes first so the processors check can see it (pydantic validates in order)
+    consumers: list[str] = Field(
+        default_factory=list,
+        description="Names of downstream consumers that routes may send rows to, besides "
+        "`store` and `drop`.",
+    )
+    processors: list[ProcessorEntry] = Field(
+        default_factory=default_processors,
+        description="Ordered processors, each a one-key mapping `{type: settings}` (or just the "
+        "type name for its defaults); each type at most once, `route` last.",
+    )
+
+    @field_validator("consumers")
+    @classmethod
+    def _consumer_names(cls, v: list[str]) -> list[str]:
+        problems: list[tuple[Loc, str, object]] = []
+        seen: set[str] = set()
+        for i, name in enumerate(v):
+            if not name:
+                problems.append(((i,), "a consumer name cannot be empty", name))
+            elif name in RESERVED_DESTINATIONS:
+                problems.append(((i,), f"{name!r} is a built-in destination, not a consumer",
+                                 name))
+            elif name in seen:
+                problems.append(((i,), f"consumer {name!r} is listed twice", name))
+            seen.add(name)
+        if problems:
+            raise located("PipelineConfig", problems)
+        return v
+
+    @field_validator("processors")
+    @classmethod
+    def _cross_references(
+        cls, v: list[ProcessorEntry], info: ValidationInfo
+    ) -> list[ProcessorEntry]:
+        problems: list[tuple[Loc, str, object]] = []
+        first: dict[str, int] = {}
+        for i, entry in enumerate(v):
+            kind = entry.type
+            if kind in first:
+                problems.append(((i,), f"duplicate processor {kind!r} (first at "
+                                       f"processors[{first[kind]}]); merge their settings", kind))
+            first.setdefault(kind, i)
+            if kind == "route" and i != len(v) - 1:
+                problems.append(((i,), "'route' must be the last processor: it hands rows to "
+                                       "their destinations", kind))
+        consumers = info.data.get("consumers")
+        if consumers is not None:  # None: consumers itself is invalid and already reported
+            for i, entry in enumerate(v):
+                if entry.route is not None:
+                    problems += _unknown_destinations(entry.route, consumers, (i, "route"))
+        if problems:
+            raise located("PipelineConfig", problems)
+        return v
+
+    @property
+    def router(self) -> RouteConfig:
+        """The route settings (no routes when ``route`` is not configured)."""
+        for entry in self.processors:
+            if entry.route is not None:
+                return entry.route
+        return RouteConfig()
+
+
+def _unknown_destinations(
+    cfg: RouteConfig, consumers: list[str], at: Loc
+) -> list[tuple[Loc, str, object]]:
+    valid = [*RESERVED_DESTINATIONS, *consumers]
+    return [
+        ((*at, "routes", j, "to", k), unknown_name("destination", d, valid, list_valid=True)
+         + ("" if consumers else "; declare consumers in pipeline.consumers"), d)
+        for j, rule in enumerate(cfg.routes)
+        for k, d in enumerate(rule.to)
+        if d not in valid
+    ]
+
+
+class TrueCourseConfig(BaseModel):
+    """The whole ``truecourse.yaml``; every section is optional."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    server: ServerConfig = Field(default_factory=ServerConfig, description=ServerConfig.__doc__)
+    storage: StorageConfig = Field(
+        default_factory=StorageConfig, description=StorageConfig.__doc__
+    )
+    pipeline: PipelineConfig = Field(
+        default_factory=PipelineConfig, description=PipelineConfig.__doc__
+    )
+    catalog: CatalogConfig = Field(
+        default_factory=CatalogConfig, description=CatalogConfig.__doc__
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_sections(cls, data: Any) -> Any:
+        # `catalog:` with nothing under it is YAML null; read it as an empty section
+        if isinstance(data, dict):
+            return {k: ({} if v is None and k in cls.model_fields else v) for k, v in data.items()}
+        return data
