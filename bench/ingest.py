@@ -77,9 +77,10 @@ def decode_reference(bodies: list[bytes]) -> tuple[float, float]:
     return parse_rate, walk_rate
 
 
-def run_server(db: str, port: int) -> subprocess.Popen[bytes]:
+def run_server(db: str, port: int, config: str | None = None) -> subprocess.Popen[bytes]:
+    extra = ["--config", config] if config else []
     proc = subprocess.Popen(
-        [sys.executable, "-m", "truecourse", "serve", "--db", db, "--port", str(port)],
+        [sys.executable, "-m", "truecourse", "serve", "--db", db, "--port", str(port), *extra],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 60
     while time.time() < deadline:

@@ -34,6 +34,17 @@ class TrueCourseError(Exception):
     def __str__(self) -> str:
         return f"{self.message} ({self.hint})" if self.hint else self.message
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # keyword-only fields survive pickling (errors cross the ingest worker process boundary)
+        return (_rebuild, (type(self), self.message, dict(self.__dict__)))
+
+
+def _rebuild(cls: type[TrueCourseError], message: str, state: dict[str, object]) -> TrueCourseError:
+    exc = cls.__new__(cls)
+    Exception.__init__(exc, message)
+    exc.__dict__.update(state)
+    return exc
+
 
 class PermanentError(TrueCourseError):
     """Retrying the same input gives the same error."""

@@ -14,6 +14,7 @@ from truecourse.pipeline.metrics import PipelineMetrics
 from truecourse.pipeline.normalize import NormalizeProcessor
 from truecourse.pipeline.processors import build_processors
 from truecourse.pipeline.runner import Consumer, Pipeline
+from truecourse.pipeline.workers import IngestWorkers
 from truecourse.store import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ class Runtime:
     pipeline: Pipeline
     metrics: PipelineMetrics
     consumers: dict[str, Consumer] = field(default_factory=dict)
+    workers: IngestWorkers | None = None
     started: bool = False
 
     @classmethod
@@ -56,16 +58,29 @@ class Runtime:
             retry_after_s=cfg.server.retry_after_s,
             metrics=metrics,
         )
-        return cls(cfg, store, pipeline, metrics, dict(consumers or {}))
+        workers = None
+        if cfg.server.ingest_workers > 0:
+            workers = IngestWorkers(cfg, cfg.server.ingest_workers,
+                                    max_inflight=cfg.server.queue_max_batches,
+                                    retry_after_s=cfg.server.retry_after_s)
+        return cls(cfg, store, pipeline, metrics, dict(consumers or {}), workers)
 
     def start(self) -> None:
+        """Start downstream-first: the writer, then the ingest workers."""
         if not self.started:
             self.pipeline.start()
+            if self.workers is not None:
+                self.workers.start()
             self.started = True
 
     def shutdown(self) -> None:
-        """Drain the pipeline into the store, then close the store. Safe to call twice."""
+        """Stop upstream-first: workers, then drain the writer, then close the store.
+
+        Safe to call twice.
+        """
         if self.started:
+            if self.workers is not None:
+                self.workers.shutdown()
             self.pipeline.shutdown()
             self.started = False
         self.store.close()

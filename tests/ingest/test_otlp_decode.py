@@ -138,12 +138,12 @@ def test_partial_success_response_in_both_encodings() -> None:
     r = decode("traces", trace_request([span("ok"), span("bad", trace_id=b"1")])
                .SerializeToString(), PB)
     resp = ExportTraceServiceResponse()
-    resp.ParseFromString(encode_response("traces", r, PB))
+    resp.ParseFromString(encode_response("traces", r.rejected, r.error_message, PB))
     assert resp.partial_success.rejected_spans == 1
     assert "trace_id is 1 bytes" in resp.partial_success.error_message
-    js = orjson.loads(encode_response("traces", r, JS))
+    js = orjson.loads(encode_response("traces", r.rejected, r.error_message, JS))
     assert js["partialSuccess"]["rejectedSpans"] == "1"
-    assert encode_response("traces", decode("traces", b"", PB), PB) == b""
+    assert encode_response("traces", 0, "", PB) == b""
 
 
 def test_logs_decode_bodies_and_correlation() -> None:

@@ -10,6 +10,8 @@ encoding (protobuf or JSON).
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import Future
+from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
 from google.protobuf import json_format
@@ -20,7 +22,6 @@ from starlette.responses import Response
 from truecourse.api.responses import retry_headers
 from truecourse.errors import PayloadTooLarge, TrueCourseError, UnsupportedMediaType
 from truecourse.ingest.otlp import JSON, PROTOBUF, decode, encode_response, media_type
-from truecourse.ingest.result import DecodeResult
 from truecourse.runtime import Runtime
 
 router = APIRouter()
@@ -55,11 +56,37 @@ def _status_response(exc: TrueCourseError, media: str) -> Response:
                     media_type=JSON, headers=headers)
 
 
-def _export(rt: Runtime, signal: str, body: bytes, content_type: str | None,
-            encoding: str | None) -> tuple[DecodeResult, object]:
+def _export_inline(rt: Runtime, signal: str, body: bytes, content_type: str | None,
+                   encoding: str | None) -> tuple[int, int, str, Future[None] | None]:
     result = decode(signal, body, content_type, encoding, rt.config.server.max_body_bytes)
-    future = rt.pipeline.submit(result.batch) if len(result.batch) else None
-    return result, future
+    n = len(result.batch)
+    future = rt.pipeline.submit(result.batch) if n else None
+    return n, result.rejected, result.error_message, future
+
+
+@dataclass(frozen=True)
+class Outcome:
+    accepted: int
+    rejected: int
+    error_message: str
+
+
+async def _export(rt: Runtime, signal: str, request: Request, body: bytes) -> Outcome:
+    """Decode, process and commit one body (in a worker process when configured)."""
+    ctype = request.headers.get("content-type")
+    encoding = request.headers.get("content-encoding")
+    if rt.workers is None:
+        accepted, rejected, message, future = await run_in_threadpool(
+            _export_inline, rt, signal, body, ctype, encoding)
+    else:
+        work = await rt.workers.export(signal, body, ctype, encoding,
+                                       rt.config.server.max_body_bytes)
+        accepted, rejected, message = work.accepted, work.rejected, work.error_message
+        rt.pipeline.count_dropped(work.dropped, work.table)
+        future = rt.pipeline.enqueue(work.routed(), work.table) if work.parts else None
+    if future is not None:
+        await asyncio.wrap_future(future)
+    return Outcome(accepted, rejected, message)
 
 
 async def _receive(signal: str, request: Request) -> Response:
@@ -75,10 +102,7 @@ async def _receive(signal: str, request: Request) -> Response:
         if not rt.pipeline.has_room():
             raise rt.pipeline.full_error()
         body = await read_body(request, rt.config.server.max_body_bytes)
-        result, future = await run_in_threadpool(
-            _export, rt, signal, body, ctype, request.headers.get("content-encoding"))
-        if future is not None:
-            await asyncio.wrap_future(future)  # type: ignore[arg-type]
+        result = await _export(rt, signal, request, body)
     except TrueCourseError as exc:
         metrics.requests.labels(signal, str(exc.http_status)).inc()
         if exc.http_status < 500 and exc.http_status != 429:
@@ -86,9 +110,10 @@ async def _receive(signal: str, request: Request) -> Response:
         return _status_response(exc, media)
     if result.rejected:
         metrics.rejected.labels(signal, "invalid_item").inc(result.rejected)
-    metrics.accepted.labels(signal).inc(len(result.batch))
+    metrics.accepted.labels(signal).inc(result.accepted)
     metrics.requests.labels(signal, "200").inc()
-    return Response(encode_response(signal, result, media), media_type=media)
+    return Response(encode_response(signal, result.rejected, result.error_message, media),
+                    media_type=media)
 
 
 @router.post("/v1/traces", tags=["otlp"], summary="OTLP/HTTP trace export")

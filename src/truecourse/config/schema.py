@@ -52,6 +52,13 @@ class ServerConfig(BaseModel):
         default=20_000, ge=1,
         description="Most rows the writer commits in one transaction (group commit).",
     )
+    ingest_workers: int = Field(
+        default=1, ge=0, le=64,
+        description="Worker processes that decode OTLP and run the pipeline stages, so the "
+        "database writer keeps the server process to itself. 0 decodes in the server process "
+        "(fewer processes, about half the throughput). With more than 1, dedupe windows are "
+        "per worker.",
+    )
 
 
 class StorageConfig(BaseModel):

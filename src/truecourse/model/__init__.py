@@ -2,6 +2,7 @@
 
 from truecourse.model.batch import (
     BATCH_TYPES,
+    ArrowBatch,
     Batch,
     EventBatch,
     LogBatch,
@@ -39,6 +40,7 @@ __all__ = [
     "OPERATIONS",
     "SPAN_COLUMNS",
     "TABLE_COLUMNS",
+    "ArrowBatch",
     "Batch",
     "Column",
     "ConfigChangeEvent",

@@ -118,6 +118,45 @@ class EventBatch(Batch):
     __slots__ = ()
 
 
+class ArrowBatch:
+    """Rows of one table already in Arrow form (from an ingest worker process).
+
+    Quacks like a :class:`Batch` where the store and the writer need it (``table``, ``len``,
+    ``to_arrow``); :meth:`to_batch` gives the list form for in-process consumers.
+    """
+
+    __slots__ = ("arrow", "table")
+
+    def __init__(self, table: str, arrow: pa.Table) -> None:
+        self.table = table
+        self.arrow = arrow
+
+    def __len__(self) -> int:
+        return int(self.arrow.num_rows)
+
+    def to_arrow(self) -> pa.Table:
+        return self.arrow
+
+    def to_batch(self) -> Batch:
+        cls = BATCH_TYPES[self.table]
+        return cls({name: self.arrow.column(name).to_pylist() for name in cls.column_names()})
+
+    def to_ipc(self) -> bytes:
+        """Arrow IPC stream bytes (what crosses the process boundary)."""
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, self.arrow.schema) as writer:
+            writer.write_table(self.arrow)
+        return bytes(sink.getvalue().to_pybytes())
+
+    @classmethod
+    def empty(cls, table: str) -> ArrowBatch:
+        return cls(table, ARROW_SCHEMAS[table].empty_table())
+
+    @classmethod
+    def from_ipc(cls, table: str, data: bytes) -> ArrowBatch:
+        return cls(table, pa.ipc.open_stream(data).read_all())
+
+
 BATCH_TYPES: dict[str, type[Batch]] = {
     b.table: b for b in (SpanBatch, LogBatch, MetricBatch, EventBatch)
 }

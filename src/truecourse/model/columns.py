@@ -20,10 +20,17 @@ class Column:
     arrow: pa.DataType
     sql: str
     doc: str
+    #: JSON text. Stored as VARCHAR, not DuckDB's JSON type: the JSON type re-parses every
+    #: value on insert, and the decoder already produced valid JSON. JSON functions
+    #: (``attributes->>'$.key'``) work on it all the same.
+    json: bool = False
+
+
+def _json_column(name: str, doc: str) -> Column:
+    return Column(name, pa.string(), "VARCHAR", doc, json=True)
 
 
 _TS = pa.timestamp("us", tz="UTC")
-_JSON = "JSON"
 
 SPAN_COLUMNS: tuple[Column, ...] = (
     Column("trace_id", pa.string(), "VARCHAR", "32 lowercase hex characters"),
@@ -63,11 +70,11 @@ SPAN_COLUMNS: tuple[Column, ...] = (
     Column("agent_name", pa.string(), "VARCHAR", "agent name"),
     Column("input_text", pa.string(), "VARCHAR", "prompt / input as text (redacted by guard)"),
     Column("output_text", pa.string(), "VARCHAR", "completion / output as text (redacted by guard)"),
-    Column("evaluations", pa.string(), _JSON, "evaluation results: [{name, score, label, ...}]"),
-    Column("attributes", pa.string(), _JSON, "all span attributes, unknown ones included"),
-    Column("resource", pa.string(), _JSON, "resource attributes"),
-    Column("events", pa.string(), _JSON, "span events: [{name, time_unix_nano, attributes}]"),
-    Column("links", pa.string(), _JSON, "span links: [{trace_id, span_id, attributes}]"),
+    _json_column("evaluations", "evaluation results: [{name, score, label, ...}]"),
+    _json_column("attributes", "all span attributes, unknown ones included"),
+    _json_column("resource", "resource attributes"),
+    _json_column("events", "span events: [{name, time_unix_nano, attributes}]"),
+    _json_column("links", "span links: [{trace_id, span_id, attributes}]"),
 )
 
 LOG_COLUMNS: tuple[Column, ...] = (
@@ -87,8 +94,8 @@ LOG_COLUMNS: tuple[Column, ...] = (
     Column("scope_name", pa.string(), "VARCHAR", "instrumentation scope"),
     Column("event_name", pa.string(), "VARCHAR", "log event name"),
     Column("count", pa.int64(), "BIGINT", "identical records folded into this one by dedupe"),
-    Column("attributes", pa.string(), _JSON, "log attributes"),
-    Column("resource", pa.string(), _JSON, "resource attributes"),
+    _json_column("attributes", "log attributes"),
+    _json_column("resource", "resource attributes"),
 )
 
 METRIC_COLUMNS: tuple[Column, ...] = (
@@ -114,8 +121,8 @@ METRIC_COLUMNS: tuple[Column, ...] = (
     Column("max", pa.float64(), "DOUBLE", "histogram max"),
     Column("bucket_counts", pa.list_(pa.int64()), "BIGINT[]", "histogram bucket counts"),
     Column("explicit_bounds", pa.list_(pa.float64()), "DOUBLE[]", "histogram bounds"),
-    Column("attributes", pa.string(), _JSON, "data point attributes"),
-    Column("resource", pa.string(), _JSON, "resource attributes"),
+    _json_column("attributes", "data point attributes"),
+    _json_column("resource", "resource attributes"),
 )
 
 EVENT_COLUMNS: tuple[Column, ...] = (
@@ -130,7 +137,7 @@ EVENT_COLUMNS: tuple[Column, ...] = (
     Column("actor", pa.string(), "VARCHAR", "who made the change or gave the feedback"),
     Column("summary", pa.string(), "VARCHAR", "one line for timelines"),
     Column("score", pa.float64(), "DOUBLE", "feedback score (thumbs up 1.0, down 0.0)"),
-    Column("payload", pa.string(), _JSON, "the kind-specific fields"),
+    _json_column("payload", "the kind-specific fields"),
 )
 
 TABLE_COLUMNS: dict[str, tuple[Column, ...]] = {

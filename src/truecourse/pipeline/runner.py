@@ -19,13 +19,13 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from truecourse.errors import QueueFull, RetryableError, StoreUnavailable, TrueCourseError
-from truecourse.model import Batch
+from truecourse.model import ArrowBatch, Batch
 from truecourse.pipeline.base import Processor
 from truecourse.pipeline.metrics import PipelineMetrics
 from truecourse.store import Store
@@ -36,6 +36,7 @@ STORE = "store"
 DROP = "drop"
 
 Consumer = Callable[[Batch], None]
+"""Receives routed rows after they are committed (list form: ArrowBatch rows are converted)."""
 
 
 class Router(Protocol):
@@ -44,9 +45,39 @@ class Router(Protocol):
 
 @dataclass
 class _Pending:
-    batch: Batch
+    batch: Batch | ArrowBatch
     future: Future[None]
-    consumers: list[tuple[Consumer, Batch]] = field(default_factory=list)
+    consumers: list[tuple[Consumer, Batch | ArrowBatch]] = field(default_factory=list)
+
+
+def run_stages(stages: Sequence[Processor], router: Router | None,
+               batch: Batch) -> tuple[dict[str, Batch], dict[str, int]]:
+    """Run the stages that apply to ``batch.table`` in order, then route.
+
+    Returns the rows per destination and the rows each stage removed. Not thread-safe: stages
+    keep state, so callers serialize calls (the pipeline's lock, or one worker process).
+    """
+    table = batch.table
+    dropped: dict[str, int] = {}
+    for stage in stages:
+        if table not in stage.tables:
+            continue
+        before = len(batch)
+        batch = stage.process(batch)
+        if len(batch) < before:
+            dropped[stage.name] = dropped.get(stage.name, 0) + before - len(batch)
+        if not len(batch):
+            break
+    batch.drop_scratch()
+    if router is None or not len(batch):
+        return {STORE: batch}, dropped
+    stats = getattr(router, "stats", None)
+    dropped_before = getattr(stats, "dropped", 0)
+    routed = router.route(batch)
+    route_dropped = getattr(stats, "dropped", 0) - dropped_before
+    if route_dropped > 0:  # the router's own count: a row sent to two places is not a drop
+        dropped["route"] = route_dropped
+    return routed, dropped
 
 
 _STOP = object()
@@ -128,27 +159,15 @@ class Pipeline:
     def process(self, batch: Batch) -> dict[str, Batch]:
         """Run every stage that applies to the batch's table; return rows per destination."""
         t0 = time.perf_counter()
-        table = batch.table
         with self._stage_lock:
-            for stage in self.stages:
-                if table not in stage.tables:
-                    continue
-                before = len(batch)
-                batch = stage.process(batch)
-                if len(batch) < before:
-                    self.metrics.dropped.labels(stage.name, table).inc(before - len(batch))
-                if not len(batch):
-                    break
-            batch.drop_scratch()
-            if self.router is None or not len(batch):
-                routed = {STORE: batch}
-            else:
-                routed = self.router.route(batch)
-                kept = sum(len(b) for d, b in routed.items() if d != DROP)
-                if kept < len(batch):
-                    self.metrics.dropped.labels("route", table).inc(len(batch) - kept)
+            routed, dropped = run_stages(self.stages, self.router, batch)
+        self.count_dropped(dropped, batch.table)
         self.metrics.process_seconds.observe(time.perf_counter() - t0)
         return routed
+
+    def count_dropped(self, dropped: dict[str, int], table: str) -> None:
+        for stage, n in dropped.items():
+            self.metrics.dropped.labels(stage, table).inc(n)
 
     def submit(self, batch: Batch) -> Future[None]:
         """Process ``batch`` and queue it for the writer.
@@ -156,14 +175,24 @@ class Pipeline:
         Returns a future that resolves when the stored part is committed. Raises ``QueueFull``
         (retryable) when the queue is full and ``RetryableError`` when shutting down.
         """
+        self._check_accepting()
+        return self.enqueue(self.process(batch), batch.table)
+
+    def _check_accepting(self) -> None:
         if not self._accepting:
             raise RetryableError("server is shutting down or not started",
                                  retry_after_s=self.retry_after_s)
         if self._queue.full():
             raise self.full_error()
-        routed = self.process(batch)
+
+    def enqueue(self, routed: Mapping[str, Batch | ArrowBatch], table: str) -> Future[None]:
+        """Queue already-processed rows (per destination) for the writer and the consumers.
+
+        Used by :meth:`submit` and by ingest worker processes, which run the stages themselves.
+        """
+        self._check_accepting()
         stored = routed.get(STORE)
-        pending = _Pending(stored if stored is not None else type(batch)(), Future())
+        pending = _Pending(stored if stored is not None else ArrowBatch.empty(table), Future())
         for dest, part in routed.items():
             if dest in (STORE, DROP) or not len(part):
                 continue
@@ -245,7 +274,7 @@ class Pipeline:
         for p in group:
             for consumer, part in p.consumers:
                 try:
-                    consumer(part)
+                    consumer(part.to_batch() if isinstance(part, ArrowBatch) else part)
                 except Exception:  # a consumer's bug must not stop the writer
                     log.exception("consumer failed on a %s batch", part.table)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from truecourse.model import Batch
+from truecourse.model import ArrowBatch, Batch
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ class Store(Protocol):
         """Apply pending schema migrations; return the schema version now in force."""
         ...
 
-    def write(self, batches: Sequence[Batch]) -> None:
+    def write(self, batches: Sequence[Batch | ArrowBatch]) -> None:
         """Append all batches in one transaction; durable when this returns."""
         ...
 

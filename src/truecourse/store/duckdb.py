@@ -16,13 +16,14 @@ from typing import Any
 
 import duckdb
 import orjson
+import pyarrow as pa
 
 from truecourse.errors import InvalidInput, StoreUnavailable
-from truecourse.model import Batch, TABLE_COLUMNS
+from truecourse.model import TABLE_COLUMNS, ArrowBatch, Batch
 from truecourse.store.base import EventQuery, LogQuery, Page, SpanQuery
 from truecourse.store.migrate import migrations
 
-_JSON_COLUMNS = {t: {c.name for c in cols if c.sql == "JSON"} for t, cols in TABLE_COLUMNS.items()}
+_JSON_COLUMNS = {t: {c.name for c in cols if c.json} for t, cols in TABLE_COLUMNS.items()}
 _LIST_COLUMNS = {
     "spans": ("trace_id", "span_id", "parent_span_id", "name", "kind", "start_time",
               "duration_ms", "status_code", "service", "env", "version", "operation",
@@ -97,17 +98,14 @@ class DuckDBStore:
 
     # -- writes -------------------------------------------------------------------------------
 
-    def write(self, batches: Sequence[Batch]) -> None:
-        by_table: dict[str, list[Batch]] = {}
+    def write(self, batches: Sequence[Batch | ArrowBatch]) -> None:
+        by_table: dict[str, list[pa.Table]] = {}
         for b in batches:
             if len(b):
-                by_table.setdefault(b.table, []).append(b)
+                by_table.setdefault(b.table, []).append(b.to_arrow())
         if not by_table:
             return
-        tables = {}
-        for table, group in by_table.items():
-            merged = group[0] if len(group) == 1 else type(group[0]).concat(group)
-            tables[table] = merged.to_arrow()
+        tables = {t: g[0] if len(g) == 1 else pa.concat_tables(g) for t, g in by_table.items()}
         with self._lock:
             con = self._con
             try:

@@ -1,4 +1,5 @@
 -- 0001: the telemetry tables. Columns mirror truecourse.model.columns (a test checks).
+-- JSON columns are VARCHAR holding JSON text (see Column.json).
 
 CREATE TABLE spans (
     trace_id VARCHAR,
@@ -37,11 +38,11 @@ CREATE TABLE spans (
     agent_name VARCHAR,
     input_text VARCHAR,
     output_text VARCHAR,
-    evaluations JSON,
-    attributes JSON,
-    resource JSON,
-    events JSON,
-    links JSON
+    evaluations VARCHAR,
+    attributes VARCHAR,
+    resource VARCHAR,
+    events VARCHAR,
+    links VARCHAR
 );
 
 CREATE TABLE logs (
@@ -61,8 +62,8 @@ CREATE TABLE logs (
     scope_name VARCHAR,
     event_name VARCHAR,
     count BIGINT,
-    attributes JSON,
-    resource JSON
+    attributes VARCHAR,
+    resource VARCHAR
 );
 
 CREATE TABLE metric_points (
@@ -87,8 +88,8 @@ CREATE TABLE metric_points (
     max DOUBLE,
     bucket_counts BIGINT[],
     explicit_bounds DOUBLE[],
-    attributes JSON,
-    resource JSON
+    attributes VARCHAR,
+    resource VARCHAR
 );
 
 CREATE TABLE events (
@@ -103,5 +104,5 @@ CREATE TABLE events (
     actor VARCHAR,
     summary VARCHAR,
     score DOUBLE,
-    payload JSON
+    payload VARCHAR
 );

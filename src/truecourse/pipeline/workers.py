@@ -1,0 +1,158 @@
+"""Ingest worker processes: decode and run the pipeline stages off the server's GIL.
+
+The server process owns the HTTP sockets and the DuckDB writer. DuckDB's Python client holds the
+GIL for much of a write, so decoding and normalizing in the same process starve the writer (and
+the other way round): one process tops out at about one core. With ``server.ingest_workers: N``
+the CPU-heavy part — OTLP decode, every stage, routing, Arrow conversion — runs in N child
+processes, and only Arrow IPC buffers come back to be committed.
+
+Contract: :meth:`IngestWorkers.export` returns the decode result and the routed rows, or raises
+the same errors as the in-process path (``InvalidInput``, ``PayloadTooLarge``, ...), or
+``QueueFull`` when ``max_inflight`` requests are already being decoded, or ``RetryableError``
+when a worker died (the pool is rebuilt for the next request). Stage state (the dedupe window) is
+per worker process: with one worker (the default) it is exact; with more, a duplicate that lands
+on two workers is stored twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import signal
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+
+from truecourse.config import TrueCourseConfig
+from truecourse.errors import QueueFull, RetryableError
+from truecourse.ingest.otlp import decode
+from truecourse.model import ArrowBatch
+from truecourse.pipeline.base import Processor
+from truecourse.pipeline.runner import Router, run_stages
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkResult:
+    """What one worker hands back for one OTLP request (picklable, Arrow IPC inside)."""
+
+    table: str
+    accepted: int
+    rejected: int
+    error_message: str
+    parts: dict[str, bytes] = field(default_factory=dict)  # destination -> Arrow IPC
+    dropped: dict[str, int] = field(default_factory=dict)
+
+    def routed(self) -> dict[str, ArrowBatch]:
+        return {dest: ArrowBatch.from_ipc(self.table, data) for dest, data in self.parts.items()}
+
+
+# -- the child side -------------------------------------------------------------------------
+
+_stages: list[Processor] = []
+_router: Router | None = None
+
+
+def _init_worker(config: TrueCourseConfig) -> None:
+    """Build this worker's own stages from the config (runs once per child process)."""
+    global _stages, _router
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when workers stop
+    from truecourse.pipeline.normalize import NormalizeProcessor
+    from truecourse.pipeline.processors import build_processors
+
+    _stages, _router = build_processors(config.pipeline, config.catalog,
+                                        normalize_factory=NormalizeProcessor)
+    for stage in reversed(_stages):
+        stage.start()
+
+
+def _work(signal_name: str, body: bytes, content_type: str | None,
+          content_encoding: str | None, limit: int) -> WorkResult:
+    result = decode(signal_name, body, content_type, content_encoding, limit)
+    batch = result.batch
+    out = WorkResult(batch.table, len(batch), result.rejected, result.error_message)
+    if not len(batch):
+        return out
+    routed, out.dropped = run_stages(_stages, _router, batch)
+    for dest, part in routed.items():
+        if len(part):
+            out.parts[dest] = ArrowBatch(part.table, part.to_arrow()).to_ipc()
+    return out
+
+
+def _ping() -> bool:
+    return True
+
+
+# -- the server side ------------------------------------------------------------------------
+
+
+class IngestWorkers:
+    """A pool of ingest worker processes with a bound on requests in flight."""
+
+    def __init__(self, config: TrueCourseConfig, workers: int, max_inflight: int,
+                 retry_after_s: int = 1) -> None:
+        self.config = config
+        self.workers = workers
+        self.max_inflight = max_inflight
+        self.retry_after_s = retry_after_s
+        self._pool: ProcessPoolExecutor | None = None
+        self._inflight = 0
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Spawn the workers and wait until each has built its stages. Safe to call twice."""
+        if self._pool is not None:
+            return
+        self._pool = self._new_pool()
+        for f in [self._pool.submit(_ping) for _ in range(self.workers)]:
+            f.result(timeout=120)
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        ctx = multiprocessing.get_context("spawn")
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
+                                   initializer=_init_worker, initargs=(self.config,))
+
+    def shutdown(self) -> None:
+        """Stop the workers (requests still in flight finish first). Safe to call twice."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=False)
+
+    @property
+    def healthy(self) -> bool:
+        return self._pool is not None
+
+    async def export(self, signal_name: str, body: bytes, content_type: str | None,
+                     content_encoding: str | None, limit: int) -> WorkResult:
+        """Decode and process one OTLP body in a worker; see the module docstring for errors."""
+        pool = self._pool
+        if pool is None:
+            raise RetryableError("ingest workers are not running",
+                                 retry_after_s=self.retry_after_s)
+        with self._lock:
+            if self._inflight >= self.max_inflight:
+                raise QueueFull(
+                    f"ingest workers are busy ({self._inflight} requests being decoded)",
+                    hint="retry after the Retry-After delay", retry_after_s=self.retry_after_s)
+            self._inflight += 1
+        try:
+            future = pool.submit(_work, signal_name, body, content_type, content_encoding, limit)
+            return await asyncio.wrap_future(future)
+        except BrokenProcessPool as exc:
+            log.error("an ingest worker died; restarting the pool")
+            self._restart(pool)
+            raise RetryableError("an ingest worker died while decoding; retry",
+                                 retry_after_s=self.retry_after_s) from exc
+        finally:
+            with self._lock:
+                self._inflight -= 1
+
+    def _restart(self, broken: ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._pool is broken:
+                self._pool = self._new_pool()
+        broken.shutdown(wait=False, cancel_futures=True)
