@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 from conftest import start_server
 from otlp_builders import span, trace_request
@@ -55,8 +56,12 @@ def test_acknowledged_spans_survive_kill_9(tmp_path: Path) -> None:
     while len(acked) < 3000 and time.time() < deadline:
         time.sleep(0.01)
     assert len(acked) >= 3000, "the server acknowledged too little before the kill"
+    workers = psutil.Process(srv.proc.pid).children(recursive=True)
+    assert workers, "expected ingest worker processes"
     os.kill(srv.proc.pid, signal.SIGKILL)  # mid-stream: senders still have requests in flight
     srv.proc.wait(10)
+    _, alive = psutil.wait_procs(workers, timeout=10)
+    assert not alive, f"worker processes outlived the killed server: {alive}"
     stop.set()
     for t in senders:
         t.join(30)

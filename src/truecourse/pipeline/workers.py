@@ -17,10 +17,13 @@ on two workers is stored twice.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import multiprocessing
+import os
 import signal
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -56,10 +59,28 @@ _stages: list[Processor] = []
 _router: Router | None = None
 
 
+def _exit_with_parent() -> None:
+    """A worker must not outlive a server that was killed (``kill -9`` runs no cleanup)."""
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: the kernel kills us with the parent
+    except (OSError, AttributeError):
+        pass
+
+    def watch() -> None:  # portable fallback: poll for re-parenting
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _init_worker(config: TrueCourseConfig) -> None:
     """Build this worker's own stages from the config (runs once per child process)."""
     global _stages, _router
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when workers stop
+    _exit_with_parent()
     from truecourse.pipeline.normalize import NormalizeProcessor
     from truecourse.pipeline.processors import build_processors
 
