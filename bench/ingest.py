@@ -25,7 +25,7 @@ import httpx
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.workload import payloads  # noqa: E402
+from bench.workload import payloads
 
 
 def free_port() -> int:
@@ -156,7 +156,7 @@ def main() -> None:
     base = f"http://127.0.0.1:{port}"
     try:
         t0 = time.perf_counter()
-        sent, retries = send_all(base, bodies, args.threads)
+        _, retries = send_all(base, bodies, args.threads)
         t_acked = time.perf_counter() - t0
         while True:
             r = httpx.get(f"{base}/api/v1/services", timeout=30).json()

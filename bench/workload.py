@@ -15,9 +15,12 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-WORDS = ("refund policy order shipping account invoice delivery warranty return customer "
-         "support ticket subscription payment card billing address update cancel plan upgrade "
-         "discount coupon tracking package store credit exchange damaged item").split()
+WORDS = (
+    "refund", "policy", "order", "shipping", "account", "invoice", "delivery", "warranty",
+    "return", "customer", "support", "ticket", "subscription", "payment", "card", "billing",
+    "address", "update", "cancel", "plan", "upgrade", "discount", "coupon", "tracking",
+    "package", "store", "credit", "exchange", "damaged", "item",
+)
 SERVICES = ("support-bot", "search-assistant", "claims-agent")
 MODELS = ("gpt-4o-mini", "claude-sonnet-4", "llama-3.1-70b")
 

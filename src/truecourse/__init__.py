@@ -25,10 +25,19 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
-_SDK_NAMES = ("init", "trace", "span", "feedback", "shutdown", "current_trace_id",
-              "current_span_id", "AISpan", "TrueCourseHandle")
-
-__all__ = ["__version__", *_SDK_NAMES]
+__all__ = [
+    "AISpan",
+    "TrueCourseHandle",
+    "__version__",
+    "current_span_id",
+    "current_trace_id",
+    "feedback",
+    "init",
+    "shutdown",
+    "span",
+    "trace",
+]
+_SDK_NAMES = frozenset(__all__) - {"__version__"}
 
 
 def __getattr__(name: str) -> Any:

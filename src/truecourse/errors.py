@@ -10,7 +10,7 @@
      │    ├── ConfigError                truecourse.yaml is invalid (names file, line, key)
      │    └── NotFound                   a trace, span or resource that does not exist (HTTP 404)
      └── RetryableError                  the same input may succeed later (HTTP 503, exit 75)
-          ├── QueueFull                  backpressure: the ingest queue is full (429/503 + Retry-After)
+          ├── QueueFull                  the ingest queue is full (503 + Retry-After)
           └── StoreUnavailable           the database cannot be opened or written right now
 
 Foreign errors are re-raised as one of these with ``raise ... from`` at the boundary where they

@@ -12,7 +12,6 @@ import orjson
 import pytest
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
-from otlp_builders import log_request, metric_request, span, to_json_doc, trace_request
 from starlette.testclient import TestClient
 
 from truecourse.api import create_app
@@ -21,6 +20,8 @@ from truecourse.model import Batch
 from truecourse.pipeline.metrics import PipelineMetrics
 from truecourse.pipeline.runner import Pipeline
 from truecourse.runtime import Runtime
+
+from otlp_builders import log_request, metric_request, span, to_json_doc, trace_request
 
 PB = {"Content-Type": "application/x-protobuf"}
 JS = {"Content-Type": "application/json"}

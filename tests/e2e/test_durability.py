@@ -11,10 +11,11 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
-from conftest import start_server
-from otlp_builders import span, trace_request
 
 from truecourse.store import DuckDBStore
+
+from conftest import start_server
+from otlp_builders import span, trace_request
 
 pytestmark = pytest.mark.e2e
 

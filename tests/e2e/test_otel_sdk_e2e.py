@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from conftest import ServerProcess
 
 pytestmark = pytest.mark.e2e

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pipeline.telemetry_rows import FakeClock, logs, spans
 from truecourse.config import DedupeConfig
 from truecourse.pipeline.processors import FirstSeen, LogDeduper, SpanDeduper
+
+from pipeline.telemetry_rows import FakeClock, logs, spans
 
 T = "a" * 32
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pipeline.telemetry_rows import logs, metrics, spans
 from truecourse.config import CatalogConfig, GuardConfig
 from truecourse.pipeline.processors import CatalogEnricher, MaskProcessor
+
+from pipeline.telemetry_rows import logs, metrics, spans
 
 KEY = "sk-" + "A" * 24
 

@@ -6,10 +6,11 @@ from typing import Any
 
 import pytest
 
-from pipeline.telemetry_rows import logs, metrics, spans
 from truecourse.config import FilterConfig, MatchRule
 from truecourse.pipeline.base import Processor
 from truecourse.pipeline.processors import FilterProcessor, RowMatcher
+
+from pipeline.telemetry_rows import logs, metrics, spans
 
 
 def matcher(**rule: Any) -> RowMatcher:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pipeline.telemetry_rows import logs, spans
 from truecourse.config import PipelineConfig, RouteConfig, TrueCourseConfig, parse_config
 from truecourse.model import Batch
 from truecourse.pipeline.base import FunctionProcessor, Processor
@@ -16,6 +15,8 @@ from truecourse.pipeline.processors import (
     TraceSampler,
     build_processors,
 )
+
+from pipeline.telemetry_rows import logs, spans
 
 
 def router(routes: list[dict[str, object]]) -> Router:

@@ -9,9 +9,10 @@ import sys
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.telemetry_rows import logs, spans
 from truecourse.config import SampleConfig
 from truecourse.pipeline.processors import TraceSampler, trace_position
+
+from pipeline.telemetry_rows import logs, spans
 
 TRACES = [f"{i:016x}{(i * 0x9E3779B97F4A7C15) % 2**64:016x}" for i in range(200)]
 

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from otlp_builders import span, trace_request
 
 from truecourse.errors import QueueFull, RetryableError, StoreUnavailable
 from truecourse.ingest.otlp import decode
@@ -15,6 +14,8 @@ from truecourse.model import Batch, SpanBatch
 from truecourse.pipeline.base import processor
 from truecourse.pipeline.runner import Pipeline
 from truecourse.store import DuckDBStore, SpanQuery
+
+from otlp_builders import span, trace_request
 
 
 def batch(n: int = 1, name: str = "s") -> SpanBatch:

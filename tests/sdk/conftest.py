@@ -13,6 +13,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 import truecourse.sdk as sdk
 import truecourse.sdk.setup as sdk_setup
+
 from sdk.sdk_fixtures import Recorded, RecordingServer, Traced, provider
 
 

@@ -8,8 +8,9 @@ import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import truecourse.sdk as sdk
-from sdk.sdk_fixtures import RecordingServer, provider
 from truecourse.errors import InvalidInput, RetryableError
+
+from sdk.sdk_fixtures import RecordingServer, provider
 
 TRACE = "0af7651916cd43dd8448eb211c80319c"
 SPAN = "b7ad6b7169203331"

@@ -19,8 +19,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import truecourse.sdk as sdk
-from sdk.sdk_fixtures import RecordingServer, provider
 from truecourse.errors import InvalidInput
+
+from sdk.sdk_fixtures import RecordingServer, provider
 
 
 def names(exporter: InMemorySpanExporter) -> list[str]:

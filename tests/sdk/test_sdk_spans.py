@@ -11,8 +11,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 import truecourse.sdk as sdk
-from sdk.sdk_fixtures import Traced, provider
 from truecourse.errors import InvalidInput
+
+from sdk.sdk_fixtures import Traced, provider
 
 
 def only(traced: Traced) -> ReadableSpan:

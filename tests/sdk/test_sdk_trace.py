@@ -11,6 +11,7 @@ import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
 import truecourse.sdk as sdk
+
 from sdk.sdk_fixtures import Traced
 
 

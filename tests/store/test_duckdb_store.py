@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from otlp_builders import log_request, metric_request, span, trace_request
 
 from truecourse.errors import InvalidInput, StoreUnavailable
 from truecourse.ingest.events import events_from_json
@@ -15,6 +14,8 @@ from truecourse.ingest.otlp import decode
 from truecourse.model import TABLE_COLUMNS
 from truecourse.pipeline.normalize import NormalizeProcessor
 from truecourse.store import DuckDBStore, EventQuery, LogQuery, SpanQuery, trace_tree
+
+from otlp_builders import log_request, metric_request, span, trace_request
 
 PB = "application/x-protobuf"
 

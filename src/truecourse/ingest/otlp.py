@@ -242,14 +242,14 @@ def _item_count(sig: Signal, idoc: Any) -> int:
     return 1
 
 
-def encode_response(signal: str, result: DecodeResult | None, media: str) -> bytes:
-    """The Export*ServiceResponse for ``result`` in ``media``; partial_success when rejects."""
+def encode_response(signal: str, rejected: int, error_message: str, media: str) -> bytes:
+    """The Export*ServiceResponse in ``media``; ``partial_success`` when items were rejected."""
     sig = SIGNALS[signal]
     resp = sig.response()
-    if result is not None and result.rejected:
+    if rejected:
         ps = resp.partial_success  # type: ignore[attr-defined]
-        setattr(ps, sig.rejected_field, result.rejected)
-        ps.error_message = result.error_message
+        setattr(ps, sig.rejected_field, rejected)
+        ps.error_message = error_message
     if media == JSON:
         return json_format.MessageToJson(resp, indent=None).encode()
     return resp.SerializeToString()

@@ -8,6 +8,7 @@ appended as Arrow tables (one bulk insert per table per transaction), never a ro
 from __future__ import annotations
 
 import base64
+import contextlib
 import threading
 from collections.abc import Sequence
 from datetime import datetime
@@ -88,7 +89,8 @@ class DuckDBStore:
             try:
                 con.execute("BEGIN")
                 con.execute(m.sql)
-                con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [m.version, m.name])
+                con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())",
+                            [m.version, m.name])
                 con.execute("COMMIT")
             except duckdb.Error as exc:
                 con.execute("ROLLBACK")
@@ -117,10 +119,8 @@ class DuckDBStore:
                     con.unregister("_tc_batch")
                 con.execute("COMMIT")
             except duckdb.Error as exc:
-                try:
+                with contextlib.suppress(duckdb.Error):
                     con.execute("ROLLBACK")
-                except duckdb.Error:
-                    pass
                 raise StoreUnavailable(f"write to {self.path} failed: {exc}") from exc
 
     # -- reads --------------------------------------------------------------------------------
@@ -147,7 +147,8 @@ class DuckDBStore:
         return out
 
     def spans(self, q: SpanQuery) -> Page:
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
         for col in ("service", "env", "version", "model", "provider", "prompt_version",
                     "operation", "trace_id"):
             v = getattr(q, col)
@@ -213,7 +214,8 @@ class DuckDBStore:
         return rows
 
     def logs(self, q: LogQuery) -> Page:
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
         if q.service is not None:
             where.append("service = ?")
             params.append(q.service)
@@ -247,7 +249,8 @@ class DuckDBStore:
         return Page(rows, nxt)
 
     def events(self, q: EventQuery) -> Page:
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
         for col in ("kind", "service", "trace_id"):
             v = getattr(q, col)
             if v is not None:

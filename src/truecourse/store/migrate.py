@@ -27,5 +27,6 @@ def migrations(dialect: str) -> list[Migration]:
             out.append(Migration(int(num), rest.removesuffix(".sql"), entry.read_text()))
     out.sort(key=lambda m: m.version)
     if [m.version for m in out] != list(range(1, len(out) + 1)):
-        raise RuntimeError(f"{dialect} migrations are not numbered 1..n: {[m.version for m in out]}")
+        versions = [m.version for m in out]
+        raise RuntimeError(f"{dialect} migrations are not numbered 1..n: {versions}")
     return out
