@@ -31,6 +31,8 @@ async def readyz(request: Request) -> Any:
         problems.append(f"store: {exc}")
     if not rt.pipeline.healthy:
         problems.append("pipeline writer is not running")
+    if rt.workers is not None and not rt.workers.healthy:
+        problems.append("ingest workers are not running")
     if rt.pipeline.last_error:
         problems.append(f"last write failed: {rt.pipeline.last_error}")
     body = {"ready": not problems, "problems": problems,
