@@ -117,23 +117,37 @@ def serve(
 def validate(
     config: Path = typer.Argument(Path(DEFAULT_CONFIG), help="The truecourse.yaml to check."),
 ) -> None:
-    """Check a truecourse.yaml: every problem with its file, line and a fix."""
-    from truecourse.config import load_config
+    """Check a truecourse.yaml: every problem with its file, line and a fix.
+
+    Exits 0 when valid (a summary on stdout), 2 when invalid or missing (problems on stderr).
+    """
+    from truecourse.config import InvalidConfig, load_config
 
     try:
         cfg = load_config(config)
     except TrueCourseError as exc:
-        err.print(f"[bold red]{config}: invalid[/]", highlight=False)
-        err.print(str(exc.message), highlight=False, markup=False)
+        problems = exc.problems if isinstance(exc, InvalidConfig) else [exc.message]
+        if isinstance(exc.__cause__, FileNotFoundError):
+            err.print(f"error: config file {config} not found", style="bold red",
+                      highlight=False, markup=False)
+            err.print(f"hint: pass the file to check: truecourse validate PATH (looked for "
+                      f"{config.resolve()})", style="dim", highlight=False, markup=False)
+            raise typer.Exit(exc.exit_code) from exc
+        noun = "problem" if len(problems) == 1 else "problems"
+        err.print(f"{config}: invalid — {len(problems)} {noun}", style="bold red",
+                  highlight=False, markup=False)
+        for line in problems:
+            err.print(line, highlight=False, markup=False)
         raise typer.Exit(exc.exit_code) from exc
-    procs = [next(iter(p.model_dump(exclude_none=True))) if isinstance(p.model_dump(), dict)
-             else str(p) for p in _processor_names(cfg)]
-    out.print(f"[green]{config}: valid[/] — {len(cfg.catalog.services)} catalog services, "
-              f"pipeline: {' → '.join(procs)}", highlight=False)
+    services = len(cfg.catalog.services)
+    procs = " → ".join(_processor_names(cfg)) or "(none)"
+    out.print(f"[green]{config}: valid[/] — {services} catalog "
+              f"service{'' if services == 1 else 's'}, pipeline: {procs}", highlight=False)
 
 
-def _processor_names(cfg: Any) -> list[Any]:
-    return list(getattr(cfg.pipeline, "processors", []) or [])
+def _processor_names(cfg: Any) -> list[str]:
+    """The configured processor types of ``cfg`` (a TrueCourseConfig), in pipeline order."""
+    return [entry.type for entry in cfg.pipeline.processors]
 
 
 @app.command()

@@ -141,3 +141,7 @@ def _limits(field: FieldInfo) -> str:
         if longest is not None:
             parts.append(f"at most {longest}")
     return ", ".join(parts)
+
+
+if __name__ == "__main__":  # python -m truecourse.config.reference
+    print(config_reference_markdown(), end="")
