@@ -161,3 +161,26 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
         s.migrate()
     s.close()
     s.close()  # safe twice
+
+
+def test_log_paging_with_equal_timestamps_loses_nothing(store: DuckDBStore) -> None:
+    req = log_request([f"line {i}" for i in range(5)])
+    for rec in req.resource_logs[0].scope_logs[0].log_records:
+        rec.time_unix_nano = 1_700_000_000 * 10**9  # all at the same instant
+    store.write([decode("logs", req.SerializeToString(), PB).batch])
+    seen, cursor = [], None
+    while True:
+        page = store.logs(LogQuery(limit=2, cursor=cursor))
+        seen += [r["body"] for r in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert sorted(seen) == [f"line {i}" for i in range(5)]
+
+
+def test_text_search_takes_wildcards_literally(store: DuckDBStore) -> None:
+    store.write([decode("logs", log_request(["100% done", "plain"]).SerializeToString(),
+                        PB).batch])
+    store.write([_spans(trace_request([span("a_b"), span("axb")]))])
+    assert [r["body"] for r in store.logs(LogQuery(text="%")).items] == ["100% done"]
+    assert [r["name"] for r in store.spans(SpanQuery(text="a_b")).items] == ["a_b"]

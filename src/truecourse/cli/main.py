@@ -15,6 +15,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from truecourse import __version__
 from truecourse.cli.spans import spans_command
@@ -36,9 +37,9 @@ DEFAULT_CONFIG = "truecourse.yaml"
 
 def fail(exc: TrueCourseError) -> typer.Exit:
     """Print ``exc`` the one way errors are shown, and return the Exit carrying its code."""
-    err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+    err.print(Text.assemble(("error: ", "bold red"), exc.message), highlight=False)
     if exc.hint:
-        err.print(f"[dim]hint:[/] {exc.hint}", highlight=False)
+        err.print(Text.assemble(("hint: ", "dim"), exc.hint), highlight=False)
     return typer.Exit(exc.exit_code)
 
 
@@ -60,15 +61,15 @@ def _config_path(config: Path | None) -> Path | None:
 
 @app.command()
 def serve(
-    host: str | None = typer.Option(None, help="Bind address [default: server.host, "
-                                               "127.0.0.1]."),
-    port: int | None = typer.Option(None, help="Port for OTLP/HTTP, API and UI [default: "
-                                               "server.port, 4318]."),
-    db: str | None = typer.Option(None, help="DuckDB file path [default: storage.db, "
-                                             f"{DEFAULT_DB}]."),
+    host: str | None = typer.Option(None, help="Bind address (default: server.host, "
+                                               "127.0.0.1)."),
+    port: int | None = typer.Option(None, help="Port for OTLP/HTTP, API and UI (default: "
+                                               "server.port, 4318)."),
+    db: str | None = typer.Option(None, help="DuckDB file path (default: storage.db, "
+                                             f"{DEFAULT_DB})."),
     config: Path | None = typer.Option(None, "--config", "-c",
-                                       help=f"truecourse.yaml [default: ./{DEFAULT_CONFIG} when "
-                                            "present]."),
+                                       help=f"truecourse.yaml (default: ./{DEFAULT_CONFIG} when "
+                                            "present)."),
     log_level: str = typer.Option("warning", help="uvicorn log level."),
 ) -> None:
     """Run the server: OTLP receivers, REST API, metrics and UI on one port."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -48,6 +49,9 @@ def fetch_spans_db(db: str, params: dict[str, Any]) -> dict[str, Any]:
     from truecourse.model import OPERATIONS
     from truecourse.store import DuckDBStore, SpanQuery
 
+    if db != ":memory:" and not Path(db).is_file():
+        raise InvalidInput(f"--db {db}: no such DuckDB file",
+                           hint="pass the file a stopped `truecourse serve` wrote, or use --url")
     store = DuckDBStore(db, read_only=True)
     try:
         q = SpanQuery(
@@ -116,7 +120,7 @@ def spans_command(
     limit: int = typer.Option(20, min=1, max=1000, help="How many spans."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (for scripts)."),
     url: str = typer.Option(os.environ.get("TRUECOURSE_URL", DEFAULT_URL),
-                            help="TrueCourse server [env TRUECOURSE_URL]."),
+                            help="TrueCourse server (env TRUECOURSE_URL)."),
     db: str | None = typer.Option(None, help="Read this DuckDB file directly instead of a "
                                              "server (the server must be stopped)."),
 ) -> None:

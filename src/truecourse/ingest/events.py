@@ -31,7 +31,7 @@ def _describe(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"])
-        msg = err["msg"]
+        msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "union_tag_invalid" or err["type"] == "union_tag_not_found":
             msg = "kind must be one of deploy, config_change, feature_flag, feedback, label"
         parts.append(f"{loc}: {msg}" if loc else msg)

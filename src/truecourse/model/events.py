@@ -155,5 +155,9 @@ def _default_summary(d: dict[str, Any]) -> str:
     if kind == "feature_flag":
         return f"flag {d['flag']} enabled={d.get('enabled')} variant={d.get('variant')}"
     if kind == "feedback":
-        return f"feedback score={d.get('score')} thumbs={d.get('thumbs')}"
+        said = [f"thumbs {d['thumbs']}" if d.get("thumbs") else None,
+                f"score {d['score']:g}" if d.get("score") is not None else None,
+                "with correction" if d.get("correction") else None,
+                f"“{d['comment'][:80]}”" if d.get("comment") else None]
+        return "feedback: " + ", ".join(s for s in said if s)
     return f"label {d.get('label')!r}"

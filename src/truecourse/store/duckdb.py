@@ -33,6 +33,11 @@ _LIST_COLUMNS = {
 }
 
 
+def _like_pattern(text: str) -> str:
+    """``%text%`` for ILIKE with the user's own ``%``, ``_`` and ``\\`` taken literally."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 def _encode_cursor(*parts: Any) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(parts)).decode()
 
@@ -165,8 +170,9 @@ class DuckDBStore:
             where.append("start_time < ?")
             params.append(q.until)
         if q.text:
-            where.append("(name ILIKE ? OR input_text ILIKE ? OR output_text ILIKE ?)")
-            pat = "%" + q.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            where.append("(name ILIKE ? ESCAPE '\\' OR input_text ILIKE ? ESCAPE '\\' "
+                         "OR output_text ILIKE ? ESCAPE '\\')")
+            pat = _like_pattern(q.text)
             params += [pat, pat, pat]
         if q.cursor:
             parts = _decode_cursor(q.cursor)
@@ -232,20 +238,25 @@ class DuckDBStore:
             where.append("time < ?")
             params.append(q.until)
         if q.text:
-            where.append("body ILIKE ?")
-            params.append("%" + q.text + "%")
+            where.append("body ILIKE ? ESCAPE '\\'")
+            params.append(_like_pattern(q.text))
         if q.cursor:
             parts = _decode_cursor(q.cursor)
-            where.append("time_unix_nano < ?")
-            params.append(parts[0])
+            if len(parts) != 2:
+                raise InvalidInput("cursor is not one this server issued")
+            where.append("(time_unix_nano, _rowid) < (?, ?)")
+            params += parts
         limit = max(1, min(int(q.limit), 1000))
-        sql = ("SELECT * FROM logs" + (" WHERE " + " AND ".join(where) if where else "")
-               + " ORDER BY time_unix_nano DESC LIMIT ?")
+        sql = ("SELECT * FROM (SELECT *, rowid AS _rowid FROM logs)"
+               + (" WHERE " + " AND ".join(where) if where else "")
+               + " ORDER BY time_unix_nano DESC, _rowid DESC LIMIT ?")
         rows = self._query(sql, [*params, limit + 1], "logs")
         nxt = None
         if len(rows) > limit:
             rows = rows[:limit]
-            nxt = _encode_cursor(rows[-1]["time_unix_nano"])
+            nxt = _encode_cursor(rows[-1]["time_unix_nano"], rows[-1]["_rowid"])
+        for r in rows:
+            del r["_rowid"]
         return Page(rows, nxt)
 
     def events(self, q: EventQuery) -> Page:
