@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -135,7 +136,8 @@ def main() -> None:
     ap.add_argument("--traces", type=int, default=20_000, help="traces to send (3 spans each)")
     ap.add_argument("--batch", type=int, default=512, help="spans per OTLP request")
     ap.add_argument("--threads", type=int, default=4, help="concurrent client connections")
-    ap.add_argument("--db", default=None, help="DuckDB file (default: a fresh temp file)")
+    ap.add_argument("--ingest-workers", default="1",
+                    help="comma-separated server.ingest_workers settings to run, e.g. 0,1")
     args = ap.parse_args()
 
     items = list(payloads(args.traces, args.batch))
@@ -149,14 +151,22 @@ def main() -> None:
     print(f"reference decode (opentelemetry-proto): parse {parse_rate:,.0f} spans/s; "
           f"parse + read all fields {walk_rate:,.0f} spans/s")
 
+    for workers in [int(w) for w in args.ingest_workers.split(",")]:
+        run_one(bodies, total, workers, args.threads, walk_rate, parse_rate)
+
+
+def run_one(bodies: list[bytes], total: int, workers: int, threads: int, walk_rate: float,
+            parse_rate: float) -> None:
     tmp = tempfile.mkdtemp(prefix="tc-bench-")
-    db = args.db or os.path.join(tmp, "bench.duckdb")
+    db = os.path.join(tmp, "bench.duckdb")
+    config = os.path.join(tmp, "truecourse.yaml")
+    Path(config).write_text(f"server:\n  ingest_workers: {workers}\n")
     port = free_port()
-    proc = run_server(db, port)
+    proc = run_server(db, port, config)
     base = f"http://127.0.0.1:{port}"
     try:
         t0 = time.perf_counter()
-        _, retries = send_all(base, bodies, args.threads)
+        _, retries = send_all(base, bodies, threads)
         t_acked = time.perf_counter() - t0
         while True:
             r = httpx.get(f"{base}/api/v1/services", timeout=30).json()
@@ -166,15 +176,19 @@ def main() -> None:
             time.sleep(0.05)
         t_query = time.perf_counter() - t0
         rss = peak_rss_mib(proc.pid)
+        kids = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
+        kid_rss = sum(peak_rss_mib(k) for k in kids)
     finally:
         proc.terminate()
         proc.wait(30)
     e2e = total / t_query
-    print(f"end to end: {total} spans acknowledged in {t_acked:.2f} s, queryable after "
-          f"{t_query:.2f} s -> {e2e:,.0f} spans/s ({retries} backpressure retries)")
-    print(f"server peak RSS: {rss:.0f} MiB")
-    print(f"ratio end-to-end / decode-only (parse + read): {e2e / walk_rate:.2f}; "
-          f"/ parse-only: {e2e / parse_rate:.3f}")
+    print(f"[ingest_workers={workers}] end to end: {total} spans acknowledged in "
+          f"{t_acked:.2f} s, queryable after {t_query:.2f} s -> {e2e:,.0f} spans/s "
+          f"({retries} backpressure retries, {threads} client connections)")
+    print(f"[ingest_workers={workers}] server peak RSS: {rss:.0f} MiB"
+          + (f" (+ {kid_rss:.0f} MiB in {len(kids)} helper processes)" if kids else ""))
+    print(f"[ingest_workers={workers}] ratio end-to-end / decode-only (parse + read): "
+          f"{e2e / walk_rate:.2f}; / parse-only: {e2e / parse_rate:.3f}")
 
 
 if __name__ == "__main__":

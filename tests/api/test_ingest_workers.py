@@ -11,12 +11,13 @@ import orjson
 import psutil
 import pytest
 from google.rpc import status_pb2
-from otlp_builders import span, to_json_doc, trace_request
 from starlette.testclient import TestClient
 
 from truecourse.api import create_app
 from truecourse.config import parse_config
 from truecourse.runtime import Runtime
+
+from otlp_builders import span, to_json_doc, trace_request
 
 PB = {"Content-Type": "application/x-protobuf"}
 JS = {"Content-Type": "application/json"}

@@ -13,15 +13,19 @@ from collections.abc import Callable
 from typing import Any
 
 from truecourse.ingest.coerce import as_str
-from truecourse.ingest.transcript import Transcript, add_message, document_line
+from truecourse.ingest.transcript import (
+    TEXT_LIMIT_BYTES,
+    Transcript,
+    add_message,
+    document_line,
+)
 
 __all__ = [
-    "FLAT_FAMILIES", "FlatLayout", "flat_documents", "flat_layout", "flat_messages",
-    "flat_texts", "parse_flat_key",
+    "FlatLayout", "flat_documents", "flat_layout", "flat_messages", "flat_texts", "parse_flat_key",
 ]
 
 # The family names are unique across conventions, so a family alone names its list.
-FLAT_FAMILIES = frozenset({
+_FLAT_FAMILIES = frozenset({
     "prompt", "completion", "input_messages", "output_messages", "prompts", "completions",
     "documents", "output_documents", "embeddings",
 })
@@ -55,7 +59,7 @@ def parse_flat_key(key: str) -> tuple[str, int, str] | None:
     Only the family segment is checked: the caller knows the key has a flattening prefix.
     """
     parts = key.split(".", 3)
-    if len(parts) != 4 or parts[1] not in FLAT_FAMILIES:
+    if len(parts) != 4 or parts[1] not in _FLAT_FAMILIES:
         return None
     index = _index(parts[2])
     return None if index is None else (parts[1], index, parts[3])
@@ -65,7 +69,7 @@ def flat_layout(keys: list[tuple[str, int, str, str]]) -> FlatLayout:
     """The layout of ``(family, index, field, key)`` tuples given in attribute order."""
     families: dict[str, dict[int, dict[str, str]]] = {}
     for family, index, field, key in keys:
-        families.setdefault(family, {}).setdefault(index, {}).setdefault(field, key)
+        families.setdefault(family, {}).setdefault(index, {})[field] = key
     return {family: tuple(_ordered(entries)) for family, entries in families.items()}
 
 
@@ -163,6 +167,7 @@ def flat_documents(layout: FlatLayout, get: _Get, family: str) -> str | None:
     if not entries:
         return None
     transcript = Transcript()
+    lines = transcript.lines
     for position, entry in enumerate(entries):
         doc_id = entry.get("document.id")
         score = entry.get("document.score")
@@ -173,6 +178,7 @@ def flat_documents(layout: FlatLayout, get: _Get, family: str) -> str | None:
             None if content is None else get(content),
             position,
         )
-        if line:
-            transcript.add(line)
+        if line and transcript.size <= TEXT_LIMIT_BYTES:  # as Transcript.add, inlined
+            lines.append(line)
+            transcript.size += len(line) + 1
     return transcript.text()

@@ -3,17 +3,17 @@
 A *field* is one thing a span can say (its model, its input messages, ...), read from several
 keys across conventions in priority order (:data:`SOURCES`). Which fields a span carries, and how
 its flattened indexed keys regroup, depend on its keys alone; instrumentations emit the same keys
-span after span, so :func:`key_layout` works this out once per key set and keeps it.
+span after span, so a :class:`LayoutCache` works this out once per key set and keeps it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, TypeVar
 
 from truecourse.ingest.flattened import FlatLayout, flat_layout, parse_flat_key
 
-__all__ = ["KEYS", "SOURCES", "KeyLayout", "key_layout"]
+__all__ = ["KEYS", "SOURCES", "KeyLayout", "LayoutCache"]
 
 # A key with one of these prefixes makes a span an AI span. ``session.``, ``tool.``, ``input.``
 # and friends are read too, but alone they are common on plain web spans and prove nothing.
@@ -94,9 +94,7 @@ KEYS: dict[str, tuple[str, ...]] = dict(SOURCES)
 _FIELD_OF: dict[str, str] = {key: field for field, keys in SOURCES for key in keys}
 _RANK: dict[str, int] = {key: rank for keys in KEYS.values() for rank, key in enumerate(keys)}
 
-# Layouts are kept per key tuple, bounded in count and in key text so that spans with ever-new
-# keys cannot grow memory: past the bound the cache starts over.
-_LAYOUTS: dict[tuple[str, ...], KeyLayout] = {}
+# Bounds of a LayoutCache: at most 256 layouts of at most 256 keys and 16 KiB of key text each.
 _MAX_LAYOUTS = 256
 _MAX_CACHED_KEYS = 256
 _MAX_CACHED_CHARS = 16 * 1024
@@ -143,14 +141,30 @@ class KeyLayout:
             self.retrieval = True
 
 
-def key_layout(attrs: Mapping[str, Any]) -> KeyLayout:
-    """The layout of ``attrs``'s keys, in their order; cost: one tuple of the keys when known."""
-    keys = tuple(attrs)
-    layout = _LAYOUTS.get(keys)
-    if layout is None:
-        layout = KeyLayout(keys)
-        if len(keys) <= _MAX_CACHED_KEYS and sum(map(len, keys)) <= _MAX_CACHED_CHARS:
-            if len(_LAYOUTS) >= _MAX_LAYOUTS:
-                _LAYOUTS.clear()
-            _LAYOUTS[keys] = layout
-    return layout
+L = TypeVar("L", bound=KeyLayout)
+
+
+class LayoutCache(Generic[L]):
+    """Layouts by key tuple, each built by ``build`` the first time its keys are seen.
+
+    Bounded in count and in key text, so spans with ever-new keys cannot grow memory: past the
+    bound the cache starts over. Safe to share between threads (a race builds a layout twice).
+    """
+
+    __slots__ = ("_build", "_layouts")
+
+    def __init__(self, build: Callable[[tuple[str, ...]], L]) -> None:
+        self._build = build
+        self._layouts: dict[tuple[str, ...], L] = {}
+
+    def layout_of(self, attrs: Mapping[str, Any]) -> L:
+        """The layout of ``attrs``'s keys in their order; cost: a tuple of the keys when known."""
+        keys = tuple(attrs)
+        layout = self._layouts.get(keys)
+        if layout is None:
+            layout = self._build(keys)
+            if len(keys) <= _MAX_CACHED_KEYS and sum(map(len, keys)) <= _MAX_CACHED_CHARS:
+                if len(self._layouts) >= _MAX_LAYOUTS:
+                    self._layouts.clear()
+                self._layouts[keys] = layout
+        return layout

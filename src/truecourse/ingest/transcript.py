@@ -12,6 +12,7 @@ it. Nothing here raises for any input value.
 
 from __future__ import annotations
 
+from math import isfinite
 from typing import Any
 
 from truecourse.ingest.coerce import as_float, as_str, parse_json, to_json
@@ -148,7 +149,18 @@ def add_message(message: Any, role: str | None, transcript: Transcript) -> None:
     if isinstance(own_role, str) and own_role:
         role = own_role
     pieces: list[str] = []
-    if parts is not None:
+    if type(parts) is list:  # GenAI parts, the common case: the loop of _content_pieces inlined
+        for part in parts:
+            if isinstance(part, dict) and part.get("type") == "text":
+                text = part.get("content")
+                if isinstance(text, str):
+                    if text:
+                        pieces.append(text)
+                    continue
+            text = _part_text(part, transcript)
+            if text:
+                pieces.append(text)
+    elif parts is not None:
         _content_pieces(parts, transcript, pieces)
     if content is not None:
         _content_pieces(content, transcript, pieces)
@@ -161,9 +173,11 @@ def add_message(message: Any, role: str | None, transcript: Transcript) -> None:
         text = as_str(reason)
         if text:
             transcript.reasons.append(text)
-    if pieces:
+    if pieces and transcript.size <= TEXT_LIMIT_BYTES:  # as Transcript.add, inlined
         body = "\n".join(pieces)
-        transcript.add(f"{role}: {body}" if role else body)
+        line = f"{role}: {body}" if role else body
+        transcript.lines.append(line)
+        transcript.size += len(line) + 1
 
 
 def _add_other_fields(
@@ -199,25 +213,21 @@ def add_payload(value: Any, role: str | None, transcript: Transcript) -> None:
                 transcript.add(f"{role}: {value}" if role else value)
             return
         before = len(transcript.lines)
-        add_payload(parsed, role, transcript)
+        if type(parsed) is list:
+            _add_messages(parsed, role, transcript)
+        else:
+            add_payload(parsed, role, transcript)
         if len(transcript.lines) == before and value:
             transcript.add(value)
         return
     if isinstance(value, list):
-        for item in value:
-            if transcript.size > TEXT_LIMIT_BYTES:
-                break
-            if isinstance(item, str):
-                parsed = parse_json(item)
-                add_message(parsed if isinstance(parsed, dict) else item, role, transcript)
-            else:
-                add_message(item, role, transcript)
+        _add_messages(value, role, transcript)
         return
     if isinstance(value, dict):
         for key in ("messages", "choices"):
             inner = value.get(key)
             if isinstance(inner, list):
-                add_payload(inner, role, transcript)
+                _add_messages(inner, role, transcript)
                 return
         if not _MESSAGE_FIELDS.isdisjoint(value):
             add_message(value, role, transcript)
@@ -225,6 +235,18 @@ def add_payload(value: Any, role: str | None, transcript: Transcript) -> None:
     text = as_str(value)
     if text:
         transcript.add(text)
+
+
+def _add_messages(messages: list[Any], role: str | None, transcript: Transcript) -> None:
+    """Render each message of a list (a JSON string item is parsed), until past the cap."""
+    for item in messages:
+        if transcript.size > TEXT_LIMIT_BYTES:
+            break
+        if isinstance(item, str):
+            parsed = parse_json(item)
+            add_message(parsed if isinstance(parsed, dict) else item, role, transcript)
+        else:
+            add_message(item, role, transcript)
 
 
 def plain_text(value: Any) -> str | None:
@@ -253,14 +275,21 @@ def io_value_text(value: Any) -> str | None:
 
 def document_line(doc_id: Any, score: Any, content: Any, position: int) -> str | None:
     """``[id] score=0.9: content`` for one retrieved document (id and score optional)."""
-    doc_id = as_str(doc_id)
-    score = as_float(score)
+    # Exact str ids and float scores, the common case, skip the general coercion.
+    if type(doc_id) is not str:
+        doc_id = as_str(doc_id)
+    elif not doc_id:
+        doc_id = None
+    if type(score) is not float:
+        score = as_float(score)
+    elif not isfinite(score):
+        score = None
     text = content if isinstance(content, str) and content else None
-    if doc_id is None and score is None:
-        return text
-    header = f"[{doc_id if doc_id is not None else position}]"
-    if score is not None:
-        header += f" score={score:g}"
+    if score is None:
+        if doc_id is None:
+            return text
+        return f"[{doc_id}]: {text}" if text else f"[{doc_id}]"
+    header = f"[{doc_id if doc_id is not None else position}] score={score:g}"
     return f"{header}: {text}" if text else header
 
 
