@@ -41,7 +41,7 @@ class Runtime:
         when the pipeline config names something unknown.
         """
         cfg = config or load_config(None)
-        store = open_store(db or cfg.storage.db)
+        store = open_store(db or cfg.storage.db, checkpoint_mb=cfg.storage.checkpoint_mb)
         try:
             store.migrate()
             stages, router = build_processors(cfg.pipeline, cfg.catalog,
@@ -56,6 +56,7 @@ class Runtime:
             queue_max_batches=cfg.server.queue_max_batches,
             writer_max_rows=cfg.server.writer_max_rows,
             retry_after_s=cfg.server.retry_after_s,
+            idle_checkpoint_s=cfg.storage.idle_checkpoint_s,
             metrics=metrics,
         )
         workers = None

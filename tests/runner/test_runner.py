@@ -162,3 +162,24 @@ def test_routed_consumers_get_rows_after_commit(duck: DuckDBStore) -> None:
     p.write_now(batch(2))
     p.shutdown()
     assert got == [1] and duck.counts()["spans"] == 2
+
+
+def test_idle_writer_checkpoints_once_after_writes() -> None:
+    checkpoints = threading.Event()
+    calls: list[int] = []
+
+    class Store:
+        def write(self, batches: Sequence[Batch]) -> None:
+            return None
+
+        def checkpoint(self) -> None:
+            calls.append(1)
+            checkpoints.set()
+
+    p = Pipeline(Store(), idle_checkpoint_s=0.05)  # type: ignore[arg-type]
+    p.start()
+    p.write_now(batch())
+    assert checkpoints.wait(5)
+    threading.Event().wait(0.3)  # idle longer: nothing new was written, no second checkpoint
+    p.shutdown()
+    assert calls == [1]

@@ -70,6 +70,17 @@ class StorageConfig(BaseModel):
         default="./truecourse.duckdb", min_length=1,
         description="A DuckDB file path (embedded, the default) or a `postgresql://` URL.",
     )
+    checkpoint_mb: int = Field(
+        default=256, ge=1, le=65536,
+        description="DuckDB: write-ahead-log size (MiB) that triggers a checkpoint on commit. "
+        "Larger values checkpoint in bigger, cheaper steps (faster ingest) but use more memory "
+        "and take longer to replay after a crash.",
+    )
+    idle_checkpoint_s: float = Field(
+        default=5.0, ge=0,
+        description="Checkpoint when no write has arrived for this many seconds, so quiet "
+        "periods leave a short log to replay. 0 disables.",
+    )
 
     @field_validator("db")
     @classmethod

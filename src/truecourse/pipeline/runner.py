@@ -96,6 +96,7 @@ class Pipeline:
         queue_max_batches: int = 64,
         writer_max_rows: int = 20_000,
         retry_after_s: int = 1,
+        idle_checkpoint_s: float = 0.0,
         metrics: PipelineMetrics | None = None,
     ) -> None:
         self.store = store
@@ -104,6 +105,8 @@ class Pipeline:
         self.consumers = dict(consumers or {})
         self.writer_max_rows = writer_max_rows
         self.retry_after_s = retry_after_s
+        self.idle_checkpoint_s = idle_checkpoint_s
+        self._dirty = False  # committed since the last checkpoint
         self.metrics = metrics or PipelineMetrics()
         self.metrics.queue_capacity.set(queue_max_batches)
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_max_batches)
@@ -226,7 +229,11 @@ class Pipeline:
     def _write_loop(self) -> None:
         stopping = False
         while not stopping:
-            item = self._queue.get()
+            try:
+                item = self._queue.get(timeout=self.idle_checkpoint_s or None)
+            except queue.Empty:
+                self._idle_checkpoint()
+                continue
             if item is _STOP:
                 break
             group: list[_Pending] = [item]
@@ -255,6 +262,18 @@ class Pipeline:
         if rest:
             self._commit(rest, sum(len(p.batch) for p in rest))
 
+    def _idle_checkpoint(self) -> None:
+        if not self._dirty:
+            return
+        checkpoint = getattr(self.store, "checkpoint", None)
+        if checkpoint is None:
+            return
+        try:
+            checkpoint()
+            self._dirty = False
+        except TrueCourseError as exc:  # the data is committed; only recovery gets slower
+            log.warning("idle checkpoint failed: %s", exc)
+
     def _commit(self, group: list[_Pending], rows: int) -> None:
         t0 = time.perf_counter()
         try:
@@ -267,6 +286,7 @@ class Pipeline:
             self._fail(group, StoreUnavailable(f"store write failed: {exc}"))
             return
         self._last_error = None
+        self._dirty = True
         self.metrics.batch_seconds.observe(time.perf_counter() - t0)
         self.metrics.batch_rows.observe(rows)
         for p in group:

@@ -8,14 +8,14 @@ from truecourse.store.duckdb import DuckDBStore
 from truecourse.store.tree import trace_tree
 
 
-def open_store(db: str) -> Store:
+def open_store(db: str, *, checkpoint_mb: int = 256) -> Store:
     """The store named by ``--db``: a DuckDB file path (or ``:memory:``), or a postgresql URL."""
     if db.startswith(("postgresql://", "postgres://")):
         raise InvalidInput(f"--db {db}: the PostgreSQL backend is not available in this build",
                            hint="use a DuckDB file path")
     if "://" in db:
         raise InvalidInput(f"--db {db!r} is not a DuckDB path or a postgresql:// URL")
-    return DuckDBStore(db)
+    return DuckDBStore(db, checkpoint_mb=checkpoint_mb)
 
 
 __all__ = [

@@ -80,6 +80,13 @@ class Store(Protocol):
         """Append all batches in one transaction; durable when this returns."""
         ...
 
+    def checkpoint(self) -> None:
+        """Make committed data cheap to recover (DuckDB: fold the log into the file).
+
+        Called by the writer when idle; a backend with nothing to do returns at once.
+        """
+        ...
+
     def spans(self, q: SpanQuery) -> Page: ...
 
     def trace(self, trace_id: str) -> list[dict[str, Any]]:

