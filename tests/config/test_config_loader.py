@@ -81,7 +81,8 @@ def test_unknown_nested_key() -> None:
 
 def test_unknown_key_without_a_close_match_lists_the_valid_ones() -> None:
     problem = only_problem("storage:\n  zzz: 1\n")
-    assert problem == "truecourse.yaml:2: storage.zzz: unknown key 'zzz'; valid: db, checkpoint_mb, idle_checkpoint_s"
+    assert problem == ("truecourse.yaml:2: storage.zzz: unknown key 'zzz'; "
+                       "valid: db, checkpoint_mb, idle_checkpoint_s")
 
 
 def test_wrong_type() -> None:

@@ -82,6 +82,7 @@ async def _export(rt: Runtime, signal: str, request: Request, body: bytes) -> Ou
         work = await rt.workers.export(signal, body, ctype, encoding,
                                        rt.config.server.max_body_bytes)
         accepted, rejected, message = work.accepted, work.rejected, work.error_message
+        rt.metrics.process_seconds.observe(work.seconds)
         rt.pipeline.count_dropped(work.dropped, work.table)
         future = rt.pipeline.enqueue(work.routed(), work.table) if work.parts else None
     if future is not None:

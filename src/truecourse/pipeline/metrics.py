@@ -35,7 +35,8 @@ class PipelineMetrics:
             "truecourse_write_batch_rows", "Rows committed per transaction.",
             buckets=(1, 10, 100, 500, 1000, 2500, 5000, 10000, 25000, 50000), registry=r)
         self.process_seconds = Histogram(
-            "truecourse_pipeline_process_seconds", "Seconds spent in pipeline stages per batch.",
+            "truecourse_pipeline_process_seconds",
+            "Seconds spent decoding and in pipeline stages per batch (in a worker or in-process).",
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
             registry=r)
         self.write_errors = Counter("truecourse_write_errors_total",

@@ -48,6 +48,7 @@ class WorkResult:
     error_message: str
     parts: dict[str, bytes] = field(default_factory=dict)  # destination -> Arrow IPC
     dropped: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0  # time the worker spent on this request
 
     def routed(self) -> dict[str, ArrowBatch]:
         return {dest: ArrowBatch.from_ipc(self.table, data) for dest, data in self.parts.items()}
@@ -92,15 +93,16 @@ def _init_worker(config: TrueCourseConfig) -> None:
 
 def _work(signal_name: str, body: bytes, content_type: str | None,
           content_encoding: str | None, limit: int) -> WorkResult:
+    t0 = time.perf_counter()
     result = decode(signal_name, body, content_type, content_encoding, limit)
     batch = result.batch
     out = WorkResult(batch.table, len(batch), result.rejected, result.error_message)
-    if not len(batch):
-        return out
-    routed, out.dropped = run_stages(_stages, _router, batch)
-    for dest, part in routed.items():
-        if len(part):
-            out.parts[dest] = ArrowBatch(part.table, part.to_arrow()).to_ipc()
+    if len(batch):
+        routed, out.dropped = run_stages(_stages, _router, batch)
+        for dest, part in routed.items():
+            if len(part):
+                out.parts[dest] = ArrowBatch(part.table, part.to_arrow()).to_ipc()
+    out.seconds = time.perf_counter() - t0
     return out
 
 

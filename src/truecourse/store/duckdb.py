@@ -33,6 +33,11 @@ _LIST_COLUMNS = {
 }
 
 
+def _insert_verb(table: str) -> str:
+    """Events carry client ids: a retried event is ignored, not stored twice."""
+    return "INSERT OR IGNORE" if table == "events" else "INSERT"
+
+
 def _like_pattern(text: str) -> str:
     """``%text%`` for ILIKE with the user's own ``%``, ``_`` and ``\\`` taken literally."""
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -120,11 +125,17 @@ class DuckDBStore:
         with self._lock:
             con = self._con
             try:
+                if len(tables) == 1:
+                    # one statement is its own transaction: one call into DuckDB, not three
+                    [(table, arrow)] = tables.items()
+                    con.register("_tc_batch", arrow)
+                    con.execute(f"{_insert_verb(table)} INTO {table} SELECT * FROM _tc_batch")
+                    con.unregister("_tc_batch")
+                    return
                 con.execute("BEGIN")
                 for table, arrow in tables.items():
                     con.register("_tc_batch", arrow)
-                    verb = "INSERT OR IGNORE" if table == "events" else "INSERT"
-                    con.execute(f"{verb} INTO {table} SELECT * FROM _tc_batch")
+                    con.execute(f"{_insert_verb(table)} INTO {table} SELECT * FROM _tc_batch")
                     con.unregister("_tc_batch")
                 con.execute("COMMIT")
             except duckdb.Error as exc:
