@@ -7,10 +7,9 @@ appended as Arrow tables (one bulk insert per table per transaction), never a ro
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,43 +18,18 @@ import duckdb
 import orjson
 import pyarrow as pa
 
-from truecourse.errors import InvalidInput, StoreUnavailable
+from truecourse.errors import StoreUnavailable
 from truecourse.model import TABLE_COLUMNS, ArrowBatch, Batch
 from truecourse.store.base import EventQuery, LogQuery, Page, SpanQuery
 from truecourse.store.migrate import migrations
+from truecourse.store.sql import Where, keyset_page
 
 _JSON_COLUMNS = {t: {c.name for c in cols if c.json} for t, cols in TABLE_COLUMNS.items()}
-_LIST_COLUMNS = {
-    "spans": ("trace_id", "span_id", "parent_span_id", "name", "kind", "start_time",
-              "duration_ms", "status_code", "service", "env", "version", "operation",
-              "provider", "model", "input_tokens", "output_tokens", "total_tokens", "cost_usd",
-              "prompt_version", "tool_name", "tool_ok", "refused", "input_text", "output_text"),
-}
 
 
 def _insert_verb(table: str) -> str:
     """Events carry client ids: a retried event is ignored, not stored twice."""
     return "INSERT OR IGNORE" if table == "events" else "INSERT"
-
-
-def _like_pattern(text: str) -> str:
-    """``%text%`` for ILIKE with the user's own ``%``, ``_`` and ``\\`` taken literally."""
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
-def _encode_cursor(*parts: Any) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(parts)).decode()
-
-
-def _decode_cursor(cursor: str) -> list[Any]:
-    try:
-        parts = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, orjson.JSONDecodeError) as exc:
-        raise InvalidInput("cursor is not one this server issued",
-                           hint="pass next_cursor from the previous page unchanged") from exc
-    if not isinstance(parts, list):
-        raise InvalidInput("cursor is not one this server issued")
-    return parts
 
 
 class DuckDBStore:
@@ -153,6 +127,9 @@ class DuckDBStore:
 
     # -- reads --------------------------------------------------------------------------------
 
+    def _runner(self, table: str) -> Callable[[str, list[Any]], list[dict[str, Any]]]:
+        return lambda sql, params: self._query(sql, params, table)
+
     def _query(self, sql: str, params: Sequence[Any], table: str) -> list[dict[str, Any]]:
         cur = self._con.cursor()
         try:
@@ -175,44 +152,16 @@ class DuckDBStore:
         return out
 
     def spans(self, q: SpanQuery) -> Page:
-        where: list[str] = []
-        params: list[Any] = []
+        where = Where()
         for col in ("service", "env", "version", "model", "provider", "prompt_version",
                     "operation", "trace_id"):
-            v = getattr(q, col)
-            if v is not None:
-                where.append(f"{col} = ?")
-                params.append(v)
-        if q.status is not None:
-            where.append("status_code = ?")
-            params.append(q.status)
-        if q.since is not None:
-            where.append("start_time >= ?")
-            params.append(q.since)
-        if q.until is not None:
-            where.append("start_time < ?")
-            params.append(q.until)
-        if q.text:
-            where.append("(name ILIKE ? ESCAPE '\\' OR input_text ILIKE ? ESCAPE '\\' "
-                         "OR output_text ILIKE ? ESCAPE '\\')")
-            pat = _like_pattern(q.text)
-            params += [pat, pat, pat]
-        if q.cursor:
-            parts = _decode_cursor(q.cursor)
-            if len(parts) != 2:
-                raise InvalidInput("cursor is not one this server issued")
-            where.append("(start_unix_nano, span_id) < (?, ?)")
-            params += parts
-        limit = max(1, min(int(q.limit), 1000))
-        sql = ("SELECT * FROM spans" + (" WHERE " + " AND ".join(where) if where else "")
-               + " ORDER BY start_unix_nano DESC, span_id DESC LIMIT ?")
-        rows = self._query(sql, [*params, limit + 1], "spans")
-        nxt = None
-        if len(rows) > limit:
-            rows = rows[:limit]
-            last = rows[-1]
-            nxt = _encode_cursor(last["start_unix_nano"], last["span_id"])
-        return Page(rows, nxt)
+            where.equals(col, getattr(q, col))
+        where.equals("status_code", q.status)
+        where.between("start_time", q.since, q.until)
+        where.contains_text(("name", "input_text", "output_text"), q.text)
+        return keyset_page(self._runner("spans"), "spans", where,
+                           ("start_unix_nano", "span_id"),
+                           lambda r: (r["start_unix_nano"], r["span_id"]), q.cursor, q.limit)
 
     def trace(self, trace_id: str) -> list[dict[str, Any]]:
         return self._query("SELECT * FROM spans WHERE trace_id = ? ORDER BY start_unix_nano, "
@@ -243,75 +192,29 @@ class DuckDBStore:
         return rows
 
     def logs(self, q: LogQuery) -> Page:
-        where: list[str] = []
-        params: list[Any] = []
-        if q.service is not None:
-            where.append("service = ?")
-            params.append(q.service)
+        where = Where()
+        where.equals("service", q.service)
         if q.severity_min is not None:
-            where.append("severity_number >= ?")
-            params.append(q.severity_min)
-        if q.trace_id is not None:
-            where.append("trace_id = ?")
-            params.append(q.trace_id.lower())
-        if q.since is not None:
-            where.append("time >= ?")
-            params.append(q.since)
-        if q.until is not None:
-            where.append("time < ?")
-            params.append(q.until)
-        if q.text:
-            where.append("body ILIKE ? ESCAPE '\\'")
-            params.append(_like_pattern(q.text))
-        if q.cursor:
-            parts = _decode_cursor(q.cursor)
-            if len(parts) != 2:
-                raise InvalidInput("cursor is not one this server issued")
-            where.append("(time_unix_nano, _rowid) < (?, ?)")
-            params += parts
-        limit = max(1, min(int(q.limit), 1000))
-        sql = ("SELECT * FROM (SELECT *, rowid AS _rowid FROM logs)"
-               + (" WHERE " + " AND ".join(where) if where else "")
-               + " ORDER BY time_unix_nano DESC, _rowid DESC LIMIT ?")
-        rows = self._query(sql, [*params, limit + 1], "logs")
-        nxt = None
-        if len(rows) > limit:
-            rows = rows[:limit]
-            nxt = _encode_cursor(rows[-1]["time_unix_nano"], rows[-1]["_rowid"])
-        for r in rows:
+            where.add("severity_number >= ?", q.severity_min)
+        where.equals("trace_id", q.trace_id.lower() if q.trace_id else None)
+        where.between("time", q.since, q.until)
+        where.contains_text(("body",), q.text)
+        # rowid breaks ties between records of the same instant, so paging loses none
+        page = keyset_page(self._runner("logs"), "(SELECT *, rowid AS _rowid FROM logs)",
+                           where, ("time_unix_nano", "_rowid"),
+                           lambda r: (r["time_unix_nano"], r["_rowid"]), q.cursor, q.limit)
+        for r in page.items:
             del r["_rowid"]
-        return Page(rows, nxt)
+        return page
 
     def events(self, q: EventQuery) -> Page:
-        where: list[str] = []
-        params: list[Any] = []
+        where = Where()
         for col in ("kind", "service", "trace_id"):
-            v = getattr(q, col)
-            if v is not None:
-                where.append(f"{col} = ?")
-                params.append(v)
-        if q.since is not None:
-            where.append("time >= ?")
-            params.append(q.since)
-        if q.until is not None:
-            where.append("time < ?")
-            params.append(q.until)
-        if q.cursor:
-            parts = _decode_cursor(q.cursor)
-            if len(parts) != 2:
-                raise InvalidInput("cursor is not one this server issued")
-            where.append("(epoch_us(time), id) < (?, ?)")
-            params += parts
-        limit = max(1, min(int(q.limit), 1000))
-        sql = ("SELECT * FROM events" + (" WHERE " + " AND ".join(where) if where else "")
-               + " ORDER BY time DESC, id DESC LIMIT ?")
-        rows = self._query(sql, [*params, limit + 1], "events")
-        nxt = None
-        if len(rows) > limit:
-            rows = rows[:limit]
-            last = rows[-1]
-            nxt = _encode_cursor(int(last["time"].timestamp() * 1_000_000), last["id"])
-        return Page(rows, nxt)
+            where.equals(col, getattr(q, col))
+        where.between("time", q.since, q.until)
+        return keyset_page(self._runner("events"), "events", where, ("epoch_us(time)", "id"),
+                           lambda r: (int(r["time"].timestamp() * 1_000_000), r["id"]),
+                           q.cursor, q.limit)
 
     def counts(self) -> dict[str, int]:
         out = {}
