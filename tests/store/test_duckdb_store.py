@@ -13,7 +13,14 @@ from truecourse.ingest.events import events_from_json
 from truecourse.ingest.otlp import decode
 from truecourse.model import TABLE_COLUMNS
 from truecourse.pipeline.normalize import NormalizeProcessor
-from truecourse.store import DuckDBStore, EventQuery, LogQuery, SpanQuery, trace_tree
+from truecourse.store import (
+    DuckDBStore,
+    EventQuery,
+    LogQuery,
+    MetricQuery,
+    SpanQuery,
+    trace_tree,
+)
 
 from otlp_builders import log_request, metric_request, span, trace_request
 
@@ -184,3 +191,15 @@ def test_text_search_takes_wildcards_literally(store: DuckDBStore) -> None:
     store.write([_spans(trace_request([span("a_b"), span("axb")]))])
     assert [r["body"] for r in store.logs(LogQuery(text="%")).items] == ["100% done"]
     assert [r["name"] for r in store.spans(SpanQuery(text="a_b")).items] == ["a_b"]
+
+
+def test_metric_points_query(store: DuckDBStore) -> None:
+    store.write([decode("metrics", metric_request().SerializeToString(), PB).batch])
+    assert len(store.metric_points(MetricQuery()).items) == 5
+    [g] = store.metric_points(MetricQuery(name="queue.depth")).items
+    assert g["value"] == 7.0 and g["attributes"] == {"queue": "a"}
+    assert [p["name"] for p in store.metric_points(MetricQuery(kind="histogram")).items] == \
+        ["gen_ai.client.operation.duration"]
+    first = store.metric_points(MetricQuery(limit=3))
+    rest = store.metric_points(MetricQuery(limit=3, cursor=first.next_cursor))
+    assert len(first.items) + len(rest.items) == 5 and rest.next_cursor is None

@@ -12,7 +12,7 @@ from truecourse.api.responses import ORJSONResponse
 from truecourse.errors import NotFound
 from truecourse.model import EVENT_KINDS, OPERATIONS
 from truecourse.runtime import Runtime
-from truecourse.store import EventQuery, LogQuery, SpanQuery, trace_tree
+from truecourse.store import EventQuery, LogQuery, MetricQuery, SpanQuery, trace_tree
 
 router = APIRouter(prefix="/api/v1", default_response_class=ORJSONResponse)
 
@@ -103,6 +103,27 @@ async def list_logs(
                      since=parse_time(since, "since"), until=parse_time(until, "until"),
                      text=q, limit=limit, cursor=cursor)
     return _page(await run_in_threadpool(_rt(request).store.logs, query))
+
+
+_METRIC_KINDS = ("gauge", "sum", "histogram", "exponential_histogram", "summary")
+
+
+@router.get("/metric-points", tags=["query"], summary="Search metric data points, newest first")
+async def list_metric_points(
+    request: Request,
+    name: str | None = Query(None, description="metric name"),
+    service: str | None = None,
+    kind: str | None = Query(None, description="gauge, sum, histogram, "
+                                               "exponential_histogram, summary"),
+    since: str | None = None,
+    until: str | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+    cursor: str | None = None,
+) -> Any:
+    query = MetricQuery(name=name, service=service, kind=one_of(kind, "kind", _METRIC_KINDS),
+                        since=parse_time(since, "since"), until=parse_time(until, "until"),
+                        limit=limit, cursor=cursor)
+    return _page(await run_in_threadpool(_rt(request).store.metric_points, query))
 
 
 @router.get("/events", tags=["events"], summary="List change and feedback events")

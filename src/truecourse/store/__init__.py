@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from truecourse.errors import InvalidInput
-from truecourse.store.base import EventQuery, LogQuery, Page, SpanQuery, Store
+from truecourse.store.base import EventQuery, LogQuery, MetricQuery, Page, SpanQuery, Store
 from truecourse.store.duckdb import DuckDBStore
 from truecourse.store.tree import trace_tree
 
@@ -22,6 +22,7 @@ __all__ = [
     "DuckDBStore",
     "EventQuery",
     "LogQuery",
+    "MetricQuery",
     "Page",
     "SpanQuery",
     "Store",

@@ -49,6 +49,17 @@ class LogQuery:
 
 
 @dataclass(frozen=True)
+class MetricQuery:
+    name: str | None = None
+    service: str | None = None
+    kind: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 100
+    cursor: str | None = None
+
+
+@dataclass(frozen=True)
 class EventQuery:
     kind: str | None = None
     service: str | None = None
@@ -98,6 +109,8 @@ class Store(Protocol):
         ...
 
     def logs(self, q: LogQuery) -> Page: ...
+
+    def metric_points(self, q: MetricQuery) -> Page: ...
 
     def events(self, q: EventQuery) -> Page: ...
 

@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from truecourse.errors import StoreUnavailable
 from truecourse.model import TABLE_COLUMNS, ArrowBatch, Batch
-from truecourse.store.base import EventQuery, LogQuery, Page, SpanQuery
+from truecourse.store.base import EventQuery, LogQuery, MetricQuery, Page, SpanQuery
 from truecourse.store.migrate import migrations
 from truecourse.store.sql import Where, keyset_page
 
@@ -202,6 +202,19 @@ class DuckDBStore:
         # rowid breaks ties between records of the same instant, so paging loses none
         page = keyset_page(self._runner("logs"), "(SELECT *, rowid AS _rowid FROM logs)",
                            where, ("time_unix_nano", "_rowid"),
+                           lambda r: (r["time_unix_nano"], r["_rowid"]), q.cursor, q.limit)
+        for r in page.items:
+            del r["_rowid"]
+        return page
+
+    def metric_points(self, q: MetricQuery) -> Page:
+        where = Where()
+        for col in ("name", "service", "kind"):
+            where.equals(col, getattr(q, col))
+        where.between("time", q.since, q.until)
+        page = keyset_page(self._runner("metric_points"),
+                           "(SELECT *, rowid AS _rowid FROM metric_points)", where,
+                           ("time_unix_nano", "_rowid"),
                            lambda r: (r["time_unix_nano"], r["_rowid"]), q.cursor, q.limit)
         for r in page.items:
             del r["_rowid"]
