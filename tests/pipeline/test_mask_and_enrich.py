@@ -82,3 +82,27 @@ def test_enrich_logs_and_metrics_and_empty_catalog() -> None:
     assert stage.process(metrics({"service": "retriever"}))["team"] == ["search"]
     batch = spans({"service": "chat-api"})
     assert CatalogEnricher(CatalogConfig()).process(batch) is batch
+
+
+def test_guard_masks_attribute_json_and_keeps_it_valid() -> None:
+    import orjson
+
+    from truecourse.config import GuardConfig
+    from truecourse.ingest.otlp import decode
+    from truecourse.pipeline.processors.guard import MaskProcessor
+
+    import otlp_builders as ob
+
+    req = ob.trace_request([ob.span("chat", attrs={
+        "gen_ai.input.messages":
+            '[{"role":"user","content":"my key is sk-ABCDEFGHIJKLMNOPQRSTUV"}]',
+        "note": "call 555-0100"})])
+    batch = decode("traces", req.SerializeToString(), "application/x-protobuf").batch
+    rules = [{"name": "api_key", "pattern": "sk-[A-Za-z0-9]{20,}"},
+             # a careless rule whose match runs across JSON syntax ("...": "...")
+             {"name": "greedy", "pattern": r"0100.*"}]
+    out = MaskProcessor(GuardConfig.model_validate({"mask": rules})).process(batch)
+    attrs = orjson.loads(out["attributes"][0])  # still valid JSON
+    assert "sk-ABCDEFGHIJKLMNOPQRSTUV" not in out["attributes"][0]
+    assert "[REDACTED:api_key]" in attrs["gen_ai.input.messages"]
+    assert attrs["note"] == "call 555-[REDACTED:greedy]"

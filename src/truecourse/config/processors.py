@@ -115,8 +115,11 @@ class GuardConfig(BaseModel):
         default_factory=list, description="Mask rules, applied to every guarded column."
     )
     columns: list[str] = Field(
-        default_factory=lambda: ["input_text", "output_text", "body"],
-        description="Text columns to mask; a table without a column is left alone.",
+        default_factory=lambda: ["input_text", "output_text", "body", "status_message",
+                                 "attributes", "events"],
+        description="Text columns to mask; a table without a column is left alone. JSON "
+        "columns (attributes, events, ...) are masked value by value when a match would "
+        "cross JSON syntax, so they stay valid JSON.",
     )
 
     @field_validator("columns")

@@ -12,6 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
 
 from truecourse.config import GuardConfig, MaskRule
 from truecourse.model import TABLE_COLUMNS, Batch
@@ -87,6 +90,7 @@ class MaskProcessor(Stage[MaskStats]):
                            if any(c.name in config.columns for c in cols))
         super().__init__(name, tables, MaskStats())
         self.columns = tuple(config.columns)
+        self._json_columns = {c.name for cols in TABLE_COLUMNS.values() for c in cols if c.json}
         self.masker = Masker(config.mask)
         self._enabled = bool(config.mask)
 
@@ -102,9 +106,10 @@ class MaskProcessor(Stage[MaskStats]):
             if values is None:
                 continue
             out: list[object] | None = None
+            column_mask = self._mask_json if column in self._json_columns else mask
             for i, v in enumerate(values):
                 if isinstance(v, str) and v:
-                    masked = mask(v)
+                    masked = column_mask(v)
                     if masked is not v and masked != v:
                         if out is None:
                             out = list(values)
@@ -116,3 +121,26 @@ class MaskProcessor(Stage[MaskStats]):
         self.stats.values_changed += changed
         self.stats.by_rule = dict(self.masker.counts)
         return with_columns(batch, replaced)
+
+    def _mask_json(self, text: str) -> str:
+        """Mask JSON text; if a match crossed JSON syntax, mask each string value instead."""
+        counts = dict(self.masker.counts)
+        masked = self.masker.mask(text)
+        if masked is text or masked == text:
+            return text
+        try:
+            orjson.loads(masked)
+            return masked
+        except orjson.JSONDecodeError:
+            pass
+        self.masker.counts.update(counts)  # redone value by value below, counted there
+        return orjson.dumps(self._mask_values(orjson.loads(text))).decode()
+
+    def _mask_values(self, node: Any) -> Any:
+        if isinstance(node, str):
+            return self.masker.mask(node)
+        if isinstance(node, list):
+            return [self._mask_values(x) for x in node]
+        if isinstance(node, dict):
+            return {k: self._mask_values(v) for k, v in node.items()}
+        return node
