@@ -1,34 +1,55 @@
-"""Canonical records: column layouts, columnar batches and change/feedback events."""
+"""Canonical records: column layouts, columnar batches and change/feedback events.
 
-from truecourse.model.batch import (
-    BATCH_TYPES,
-    ArrowBatch,
-    Batch,
-    EventBatch,
-    LogBatch,
-    MetricBatch,
-    SpanBatch,
-)
-from truecourse.model.columns import (
-    ARROW_SCHEMAS,
-    EVENT_COLUMNS,
-    LOG_COLUMNS,
-    METRIC_COLUMNS,
-    OPERATIONS,
-    SPAN_COLUMNS,
-    TABLE_COLUMNS,
-    Column,
-)
-from truecourse.model.events import (
-    EVENT_KINDS,
-    ConfigChangeEvent,
-    DeployEvent,
-    Event,
-    FeatureFlagEvent,
-    FeedbackEvent,
-    LabelEvent,
-    event_row,
-)
+Names load on first use, so ``truecourse.model.events`` (which the SDK uses to validate feedback
+in an instrumented app) does not pull in pyarrow.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from truecourse.model.batch import (
+        BATCH_TYPES,
+        ArrowBatch,
+        Batch,
+        EventBatch,
+        LogBatch,
+        MetricBatch,
+        SpanBatch,
+    )
+    from truecourse.model.columns import (
+        ARROW_SCHEMAS,
+        EVENT_COLUMNS,
+        LOG_COLUMNS,
+        METRIC_COLUMNS,
+        OPERATIONS,
+        SPAN_COLUMNS,
+        TABLE_COLUMNS,
+        Column,
+    )
+    from truecourse.model.events import (
+        EVENT_KINDS,
+        ConfigChangeEvent,
+        DeployEvent,
+        Event,
+        FeatureFlagEvent,
+        FeedbackEvent,
+        LabelEvent,
+        event_row,
+    )
+
+_WHERE = {
+    **dict.fromkeys(("BATCH_TYPES", "ArrowBatch", "Batch", "EventBatch", "LogBatch",
+                     "MetricBatch", "SpanBatch"), "truecourse.model.batch"),
+    **dict.fromkeys(("ARROW_SCHEMAS", "EVENT_COLUMNS", "LOG_COLUMNS", "METRIC_COLUMNS",
+                     "OPERATIONS", "SPAN_COLUMNS", "TABLE_COLUMNS", "Column"),
+                    "truecourse.model.columns"),
+    **dict.fromkeys(("EVENT_KINDS", "ConfigChangeEvent", "DeployEvent", "Event",
+                     "FeatureFlagEvent", "FeedbackEvent", "LabelEvent", "event_row"),
+                    "truecourse.model.events"),
+}
 
 __all__ = [
     "ARROW_SCHEMAS",
@@ -55,3 +76,12 @@ __all__ = [
     "SpanBatch",
     "event_row",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'truecourse.model' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
