@@ -142,6 +142,3 @@ def _limits(field: FieldInfo) -> str:
             parts.append(f"at most {longest}")
     return ", ".join(parts)
 
-
-if __name__ == "__main__":  # python -m truecourse.config.reference
-    print(config_reference_markdown(), end="")
