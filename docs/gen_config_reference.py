@@ -7,8 +7,8 @@
 
 Only the text between the ``generated:start`` and ``generated:end`` markers is replaced; the
 hand-written introduction above them is kept. The generated text is exactly
-``truecourse.config.config_reference_markdown()`` (what ``python -m truecourse.config.reference``
-prints), so a new or changed setting shows up here after one run of this script.
+``truecourse.config.config_reference_markdown()``, so a new or changed setting shows up here
+after one run of this script.
 """
 
 from __future__ import annotations
