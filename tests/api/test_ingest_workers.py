@@ -77,3 +77,17 @@ def test_a_killed_worker_is_replaced(client: TestClient) -> None:
         assert r.status_code == 503 and r.headers["Retry-After"]
     assert statuses[-1] == 200, statuses
     assert [s["name"] for s in client.get("/api/v1/spans").json()["items"]] == ["after"]
+
+
+def test_a_retried_request_meets_the_same_workers_dedupe_window(tmp_path: Path) -> None:
+    cfg = parse_config("server:\n  ingest_workers: 2\n")
+    rt = Runtime.build(cfg, db=str(tmp_path / "w2.duckdb"))
+    bodies = [trace_request([span(f"req{i}-{j}") for j in range(5)]).SerializeToString()
+              for i in range(8)]
+    with TestClient(create_app(rt)) as c:
+        for _ in range(3):  # every request sent three times, as a sender retrying would
+            for body in bodies:
+                assert c.post("/v1/traces", content=body, headers=PB).status_code == 200
+        names = [s["name"] for s in c.get("/api/v1/spans", params={"limit": 1000})
+                 .json()["items"]]
+    assert sorted(names) == sorted(f"req{i}-{j}" for i in range(8) for j in range(5))

@@ -9,9 +9,10 @@ processes, and only Arrow IPC buffers come back to be committed.
 Contract: :meth:`IngestWorkers.export` returns the decode result and the routed rows, or raises
 the same errors as the in-process path (``InvalidInput``, ``PayloadTooLarge``, ...), or
 ``QueueFull`` when ``max_inflight`` requests are already being decoded, or ``RetryableError``
-when a worker died (the pool is rebuilt for the next request). Stage state (the dedupe window) is
-per worker process: with one worker (the default) it is exact; with more, a duplicate that lands
-on two workers is stored twice.
+when a worker died (a new one starts for the next request). Stage state (the dedupe window) is
+per worker process. A request goes to the worker chosen by a hash of its first bytes, so a
+sender's byte-identical retry meets the same window and is dropped as a duplicate; the same span
+id arriving inside two different requests that land on two workers is stored twice.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import os
 import signal
 import threading
 import time
+import zlib
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -122,38 +124,47 @@ class IngestWorkers:
         self.workers = workers
         self.max_inflight = max_inflight
         self.retry_after_s = retry_after_s
-        self._pool: ProcessPoolExecutor | None = None
+        self._pools: list[ProcessPoolExecutor] = []
         self._inflight = 0
         self._lock = threading.Lock()
 
     def start(self) -> None:
         """Spawn the workers and wait until each has built its stages. Safe to call twice."""
-        if self._pool is not None:
+        if self._pools:
             return
-        self._pool = self._new_pool()
-        for f in [self._pool.submit(_ping) for _ in range(self.workers)]:
+        self._pools = [self._new_pool() for _ in range(self.workers)]
+        for f in [pool.submit(_ping) for pool in self._pools]:
             f.result(timeout=120)
 
     def _new_pool(self) -> ProcessPoolExecutor:
         ctx = multiprocessing.get_context("spawn")
-        return ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
+        return ProcessPoolExecutor(max_workers=1, mp_context=ctx,
                                    initializer=_init_worker, initargs=(self.config,))
 
     def shutdown(self) -> None:
         """Stop the workers (requests still in flight finish first). Safe to call twice."""
-        pool, self._pool = self._pool, None
-        if pool is not None:
+        pools, self._pools = self._pools, []
+        for pool in pools:
             pool.shutdown(wait=True, cancel_futures=False)
 
     @property
     def healthy(self) -> bool:
-        return self._pool is not None
+        return bool(self._pools)
+
+    def _pick(self, body: bytes) -> int:
+        """The worker for ``body``: a hash of its first 4 KiB.
+
+        A sender's retry of a request it got no answer for is byte-identical, so it reaches
+        the worker that saw the first attempt and that worker's dedupe window drops the
+        repeat. Different requests spread evenly over the workers.
+        """
+        return zlib.crc32(body[:4096]) % len(self._pools)
 
     async def export(self, signal_name: str, body: bytes, content_type: str | None,
                      content_encoding: str | None, limit: int) -> WorkResult:
         """Decode and process one OTLP body in a worker; see the module docstring for errors."""
-        pool = self._pool
-        if pool is None:
+        pools = self._pools
+        if not pools:
             raise RetryableError("ingest workers are not running",
                                  retry_after_s=self.retry_after_s)
         with self._lock:
@@ -162,20 +173,22 @@ class IngestWorkers:
                     f"ingest workers are busy ({self._inflight} requests being decoded)",
                     hint="retry after the Retry-After delay", retry_after_s=self.retry_after_s)
             self._inflight += 1
+        index = self._pick(body)
+        pool = pools[index]
         try:
             future = pool.submit(_work, signal_name, body, content_type, content_encoding, limit)
             return await asyncio.wrap_future(future)
         except BrokenProcessPool as exc:
-            log.error("an ingest worker died; restarting the pool")
-            self._restart(pool)
+            log.error("ingest worker %d died; starting a new one", index)
+            self._restart(index, pool)
             raise RetryableError("an ingest worker died while decoding; retry",
                                  retry_after_s=self.retry_after_s) from exc
         finally:
             with self._lock:
                 self._inflight -= 1
 
-    def _restart(self, broken: ProcessPoolExecutor) -> None:
+    def _restart(self, index: int, broken: ProcessPoolExecutor) -> None:
         with self._lock:
-            if self._pool is broken:
-                self._pool = self._new_pool()
+            if index < len(self._pools) and self._pools[index] is broken:
+                self._pools[index] = self._new_pool()
         broken.shutdown(wait=False, cancel_futures=True)
