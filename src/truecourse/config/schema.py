@@ -56,8 +56,9 @@ class ServerConfig(BaseModel):
         default=1, ge=0, le=64,
         description="Worker processes that decode OTLP and run the pipeline stages, so the "
         "database writer keeps the server process to itself. 0 decodes in the server process "
-        "(fewer processes, about half the throughput). With more than 1, dedupe windows are "
-        "per worker.",
+        "(one process, about 30% less throughput). With more than 1, each worker keeps its own "
+        "dedupe window; a request goes to a worker by a hash of its first bytes, so a sender's "
+        "retry still meets the window of its first attempt.",
     )
 
 
