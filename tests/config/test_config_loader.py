@@ -336,3 +336,59 @@ def test_config_error_is_permanent() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config("server: 1\n")
     assert caught.value.exit_code == 2
+
+
+@pytest.mark.parametrize(("yaml_text", "where"), [
+    # an infinite or astronomically long window overflowed the nanosecond window in the log
+    # deduper (OverflowError at startup) instead of being reported as a config problem
+    ("pipeline:\n  processors:\n    - dedupe: {window_s: .inf}\n",
+     "t.yaml:3: pipeline.processors[0].dedupe.window_s"),
+    ("pipeline:\n  processors:\n    - dedupe: {window_s: 1e300}\n",
+     "t.yaml:3: pipeline.processors[0].dedupe.window_s"),
+    # the writer waits on its queue for this long: .inf or 1e300 raised OverflowError there
+    ("storage:\n  idle_checkpoint_s: .inf\n", "t.yaml:2: storage.idle_checkpoint_s"),
+    ("storage:\n  idle_checkpoint_s: 1e300\n", "t.yaml:2: storage.idle_checkpoint_s"),
+])
+def test_unbounded_durations_are_config_errors(yaml_text: str, where: str) -> None:
+    with pytest.raises(InvalidConfig) as caught:
+        parse_config(yaml_text, "t.yaml")
+    (problem,) = caught.value.problems
+    assert problem.startswith(where + ": ")
+
+
+def test_longest_durations_still_build() -> None:
+    from truecourse.pipeline.processors import LogDeduper
+
+    cfg = parse_config("storage: {idle_checkpoint_s: 86400}\npipeline:\n  processors:\n"
+                       "    - dedupe: {window_s: 2592000}\n", "t.yaml")
+    assert cfg.storage.idle_checkpoint_s == 86400
+    dedupe = cfg.pipeline.processors[0].dedupe
+    assert dedupe is not None
+    assert LogDeduper(dedupe).window_ns == 2592000 * 10**9
+
+
+@pytest.mark.parametrize(("yaml_text", "problem"), [
+    # used to read "catalog.services[123]['[key]']: expected a string" at the parent's line
+    ("catalog:\n  services:\n    123: {owner: x}\n",
+     "t.yaml:3: catalog.services: the key 123 must be text; quote it"),
+    # used to read "server[1]: Keys should be strings", as if `server` were a list
+    ("server:\n  port: 1\n  yes: 1\n",
+     "t.yaml:3: server: the key true must be text; quote it (YAML reads yes/no/on/off/true/"
+     "false as booleans)"),
+])
+def test_keys_that_are_not_text_are_reported_at_their_line(yaml_text: str, problem: str) -> None:
+    with pytest.raises(InvalidConfig) as caught:
+        parse_config(yaml_text, "t.yaml")
+    assert caught.value.problems == [problem]
+
+
+def test_bom_unicode_keys_anchors_and_merge_keys() -> None:
+    cfg = parse_config(
+        "\ufeffcatalog:\n  services:\n    сервис: &base {owner: я, team: t}\n"
+        "    other:\n      <<: *base\n      tier: 2\n", "t.yaml")
+    assert cfg.catalog.services["сервис"].owner == "я"
+    assert (cfg.catalog.services["other"].team, cfg.catalog.services["other"].tier) == ("t", 2)
+    with pytest.raises(InvalidConfig) as caught:
+        parse_config("catalog:\n  services:\n    a: &base {owner: x}\n    b:\n      <<: *base\n"
+                     "      tier: 9\n", "t.yaml")
+    assert caught.value.problems[0].startswith("t.yaml:6: catalog.services.b.tier: ")

@@ -83,3 +83,26 @@ def test_processor_entry_type_and_settings() -> None:
     entry = ProcessorEntry.model_validate({"sample": {"ratio": 0.1}})
     assert entry.type == "sample"
     assert entry.settings == entry.sample
+
+
+def test_guard_must_come_after_normalize() -> None:
+    # normalize fills input_text/output_text from the decoder's unmasked attributes: a guard
+    # before it would let the copied prompt text be stored unmasked
+    with pytest.raises(ValidationError) as caught:
+        PipelineConfig.model_validate({"processors": ["guard", "normalize"]})
+    (err,) = caught.value.errors()
+    assert err["loc"] == ("processors", 0)
+    assert "'guard' must come after 'normalize'" in err["msg"]
+    ok = PipelineConfig.model_validate({"processors": ["normalize", "guard"]})
+    assert [p.type for p in ok.processors] == ["normalize", "guard"]
+    assert PipelineConfig.model_validate({"processors": ["guard"]}).processors[0].type == "guard"
+
+
+def test_a_sample_ratio_too_small_to_keep_any_trace_is_refused() -> None:
+    from truecourse.config import SampleConfig
+
+    # ratio x 2^64 rounds to 0: the "(0, 1]" ratio silently kept nothing
+    with pytest.raises(ValidationError, match="would keep no trace"):
+        SampleConfig(ratio=1e-30)
+    assert SampleConfig(ratio=2**-64).ratio == 2**-64
+    assert SampleConfig(ratio=1.0).ratio == 1.0

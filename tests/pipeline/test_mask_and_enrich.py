@@ -106,3 +106,17 @@ def test_guard_masks_attribute_json_and_keeps_it_valid() -> None:
     assert "sk-ABCDEFGHIJKLMNOPQRSTUV" not in out["attributes"][0]
     assert "[REDACTED:api_key]" in attrs["gen_ai.input.messages"]
     assert attrs["note"] == "call 555-[REDACTED:greedy]"
+
+
+def test_guard_masks_json_column_text_that_is_not_json_without_failing_the_batch() -> None:
+    # ingest falls back to str() for a value it cannot encode, and NaN is not JSON either;
+    # a match there used to raise JSONDecodeError and fail the whole batch
+    stage = guard([{"name": "k", "pattern": "sk-[A-Za-z0-9]{20,}"}])
+    batch = spans({"attributes": f"not json {KEY}"},
+                  {"attributes": f'{{"a": NaN, "key": "{KEY}"}}'},
+                  {"attributes": f'{{"key": "{KEY}"}}'})
+    out = stage.process(batch)
+    assert out["attributes"] == ["not json [REDACTED:k]",
+                                 '{"a": NaN, "key": "[REDACTED:k]"}',
+                                 '{"key": "[REDACTED:k]"}']
+    assert stage.stats.by_rule == {"k": 3}

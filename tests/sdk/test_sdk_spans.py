@@ -154,6 +154,7 @@ def test_unknown_operation_suggests_the_closest() -> None:
 @pytest.mark.parametrize("kwargs", [
     {"input_tokens": -1}, {"output_tokens": 1.5}, {"cache_read_tokens": True},
     {"cost_usd": -0.1}, {"cost_usd": float("nan")},
+    {"input_tokens": 2**63},  # past OTLP's int64: the exporter would drop the attribute
 ])
 def test_bad_usage_is_refused(traced: Traced, kwargs: dict[str, object]) -> None:
     with sdk.span("x", operation="chat") as s, pytest.raises(InvalidInput):
@@ -242,3 +243,29 @@ def test_capture_content_off_keeps_sizes_only() -> None:
     everything = json.dumps({k: str(v) for sp in spans.values()
                              for k, v in (sp.attributes or {}).items()})
     assert "secret" not in everything and "123" not in everything and "found" not in everything
+
+
+def test_zero_and_int64_max_usage_are_recorded(traced: Traced) -> None:
+    with sdk.span("x", operation="chat") as s:
+        s.record_usage(input_tokens=0, output_tokens=2**63 - 1, cost_usd=0)
+    attrs = only(traced).attributes or {}
+    assert attrs["gen_ai.usage.input_tokens"] == 0
+    assert attrs["gen_ai.usage.output_tokens"] == 2**63 - 1
+    assert attrs["truecourse.cost_usd"] == 0.0
+
+
+def test_ints_past_int64_are_kept_as_text_so_the_exporter_can_send_them(traced: Traced) -> None:
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+    with sdk.span("x", attributes={"start.big": 2**64}) as s:
+        s.set_attribute("a.big", -(2**63) - 1)
+        s.set_attribute("a.bigs", [1, 2**70])
+        s.set_attribute("a.edge", -(2**63))
+    span = only(traced)
+    attrs = span.attributes or {}
+    assert attrs["start.big"] == str(2**64)
+    assert attrs["a.big"] == str(-(2**63) - 1)
+    assert attrs["a.bigs"] == f"[1,{2**70}]"
+    assert attrs["a.edge"] == -(2**63)
+    encoded = encode_spans([span]).resource_spans[0].scope_spans[0].spans[0]
+    assert {kv.key for kv in encoded.attributes} >= {"start.big", "a.big", "a.bigs", "a.edge"}

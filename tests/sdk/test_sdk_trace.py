@@ -129,3 +129,58 @@ def test_runs_without_init() -> None:
         return 7
 
     assert plain() == 7
+
+
+def test_methods_classmethods_and_staticmethods_in_either_order(traced: Traced) -> None:
+    class Bot:
+        greeting = "hi"
+
+        @sdk.trace(capture_args=True)
+        def method(self, who: str) -> str:
+            return f"{self.greeting} {who}"
+
+        @sdk.trace(operation="agent")  # above @classmethod: used to fail on every call
+        @classmethod
+        def make(cls) -> str:
+            return cls.greeting
+
+        @sdk.trace
+        @staticmethod
+        def pure(x: int) -> int:
+            return x + 1
+
+        @classmethod
+        @sdk.trace
+        def below(cls) -> str:
+            return cls.greeting
+
+        @sdk.trace
+        @classmethod
+        async def amake(cls) -> str:
+            return cls.greeting
+
+    assert Bot().method("ann") == "hi ann"
+    assert Bot.make() == "hi" and Bot().make() == "hi"
+    assert Bot.pure(1) == 2 and Bot().pure(2) == 3
+    assert Bot.below() == "hi"
+    assert asyncio.run(Bot.amake()) == "hi"
+    names = [s.name.rsplit(".", 1)[-1] for s in traced.exporter.get_finished_spans()]
+    assert names == ["method", "make", "make", "pure", "pure", "below", "amake"]
+    first = traced.exporter.get_finished_spans()[0]
+    assert "'ann'" in str((first.attributes or {})["gen_ai.input.messages"])
+    assert "self" not in str((first.attributes or {})["gen_ai.input.messages"])
+
+
+def test_a_positional_name_is_refused_with_a_hint(traced: Traced) -> None:
+    with pytest.raises(TypeError, match=r"trace\(name='answer'\)"):
+        sdk.trace("answer")  # type: ignore[call-overload]
+    assert traced.exporter.get_finished_spans() == ()
+
+
+def test_async_generator_classmethods_are_refused() -> None:
+    with pytest.raises(TypeError, match="generator function"):
+        class Feed:
+            @sdk.trace
+            @classmethod
+            async def items(cls) -> object:
+                yield 1

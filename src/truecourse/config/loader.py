@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 import typing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -77,8 +77,9 @@ def parse_config(text: str, source: str = "<string>") -> TrueCourseConfig:
         config = TrueCourseConfig.model_validate(data)
     except ValidationError as e:
         for err in e.errors(include_url=False):
-            line = _line_of(err["loc"], lines)
-            problems.append((line, f"{source}:{line}: {_path(err['loc'])}: {_message(err)}"))
+            loc, message = _key_problem(err) or (err["loc"], _message(err))
+            line = _line_of(err["loc"][:len(loc) + 1], lines)
+            problems.append((line, f"{source}:{line}: {_path(loc)}: {message}"))
     else:
         if not problems:
             return config
@@ -99,8 +100,15 @@ class _LineLoader(yaml.SafeLoader):
         if node is None:
             return None, lines, duplicates
         lines[()] = node.start_mark.line + 1
-        _index(node, (), lines, duplicates, set())
+        _index(node, (), lines, duplicates, set(), self._key_value)
         return self.construct_document(node), lines, duplicates
+
+    def _key_value(self, key_node: yaml.ScalarNode) -> Any:
+        """The key as YAML reads it (``123``, ``true``), or None when it will not construct."""
+        try:
+            return self.construct_object(key_node)
+        except yaml.YAMLError:  # reported when the document is constructed
+            return None
 
 
 def _index(
@@ -109,6 +117,7 @@ def _index(
     lines: dict[Loc, int],
     duplicates: list[tuple[Loc, int, int]],
     path: set[int],
+    key_value: Callable[[yaml.ScalarNode], Any],
 ) -> None:
     if id(node) in path:  # a recursive alias
         return
@@ -124,11 +133,15 @@ def _index(
                 duplicates.append((key_loc, line, first_line[key_node.value]))
             first_line.setdefault(key_node.value, line)
             lines[key_loc] = line
-            _index(value_node, key_loc, lines, duplicates, path)
+            if key_node.tag != "tag:yaml.org,2002:str":  # 123, true, null: pydantic's loc
+                value = key_value(key_node)  # holds the value YAML made of the key
+                if isinstance(value, int | float | bool) or value is None:
+                    lines.setdefault((*loc, value), line)  # type: ignore[arg-type]
+            _index(value_node, key_loc, lines, duplicates, path, key_value)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             lines[(*loc, i)] = item.start_mark.line + 1
-            _index(item, (*loc, i), lines, duplicates, path)
+            _index(item, (*loc, i), lines, duplicates, path, key_value)
 
 
 def _read_yaml(text: str, source: str) -> tuple[Any, dict[Loc, int], list[tuple[Loc, int, int]]]:
@@ -187,6 +200,22 @@ def _line_of(loc: Loc, lines: dict[Loc, int]) -> int:
         if loc[:n] in lines:
             return lines[loc[:n]]
     return 1
+
+
+def _key_problem(err: ErrorDetails) -> tuple[Loc, str] | None:
+    """(where, message) for a mapping key that is not text, e.g. ``123:`` or ``yes:``.
+
+    pydantic puts such a key in the loc itself (followed by ``'[key]'`` for a dict), which
+    would read as a list index; the problem is reported at the mapping that holds the key.
+    """
+    loc = err["loc"]
+    if loc and loc[-1] == "[key]":
+        loc = loc[:-1]
+    elif err["type"] != "invalid_key":
+        return None
+    key = err.get("input")
+    hint = " (YAML reads yes/no/on/off/true/false as booleans)" if isinstance(key, bool) else ""
+    return loc[:-1], f"the key {_describe(key)} must be text; quote it{hint}"
 
 
 def _message(err: ErrorDetails) -> str:

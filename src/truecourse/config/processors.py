@@ -32,6 +32,9 @@ def _traced_tables() -> list[TracedTable]:
 RESERVED_DESTINATIONS = ("store", "drop")
 """Route destinations that always exist: the store, and nowhere."""
 
+MAX_DEDUPE_WINDOW_S = 30 * 86_400
+"""Longest dedupe window (30 days); keys are also bounded by ``max_keys``."""
+
 _TEXT_COLUMNS = sorted(n for n, kinds in COLUMN_KINDS.items() if kinds == {"text"})
 
 
@@ -73,6 +76,15 @@ class SampleConfig(BaseModel):
         description="Tables sampled; `logs` samples logs by their trace id (logs without one "
         "are kept).",
     )
+
+
+    @field_validator("ratio")
+    @classmethod
+    def _keeps_some(cls, v: float) -> float:
+        if round(v * 2**64) == 0:
+            raise ValueError(f"ratio {v!r} is below 2^-64 and would keep no trace; use a larger "
+                             "ratio, or a filter rule to drop everything")
+        return v
 
 
 class NormalizeConfig(BaseModel):
@@ -158,7 +170,7 @@ class DedupeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     window_s: float = Field(
-        default=300, gt=0,
+        default=300, gt=0, le=MAX_DEDUPE_WINDOW_S, allow_inf_nan=False,
         description="Seconds after its first occurrence during which a repeat is a duplicate: "
         "a span with a seen (trace_id, span_id) is dropped; an identical log record "
         "(service, severity, body, event name, trace/span) is folded into the first "

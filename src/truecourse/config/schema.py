@@ -78,7 +78,7 @@ class StorageConfig(BaseModel):
         "and take longer to replay after a crash.",
     )
     idle_checkpoint_s: float = Field(
-        default=5.0, ge=0,
+        default=5.0, ge=0, le=86_400, allow_inf_nan=False,
         description="Checkpoint when no write has arrived for this many seconds, so quiet "
         "periods leave a short log to replay. 0 disables.",
     )
@@ -139,7 +139,8 @@ class PipelineConfig(BaseModel):
     processors: list[ProcessorEntry] = Field(
         default_factory=default_processors,
         description="Ordered processors, each a one-key mapping `{type: settings}` (or just the "
-        "type name for its defaults); each type at most once, `route` last.",
+        "type name for its defaults); each type at most once, `guard` after `normalize`, "
+        "`route` last.",
     )
 
     @field_validator("consumers")
@@ -176,6 +177,11 @@ class PipelineConfig(BaseModel):
             if kind == "route" and i != len(v) - 1:
                 problems.append(((i,), "'route' must be the last processor: it hands rows to "
                                        "their destinations", kind))
+        if "guard" in first and first["guard"] < first.get("normalize", -1):
+            problems.append(((first["guard"],), "'guard' must come after 'normalize': normalize "
+                             "copies prompt and completion text out of the span attributes, "
+                             "and what it copies after guard ran would be stored unmasked",
+                             "guard"))
         consumers = info.data.get("consumers")
         if consumers is not None:  # None: consumers itself is invalid and already reported
             for i, entry in enumerate(v):

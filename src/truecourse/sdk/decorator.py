@@ -15,6 +15,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 MAX_CAPTURED_REPR = 4096
 """Characters kept of an argument list or result captured by ``@trace``."""
 
+_METHOD_WRAPPERS = (classmethod, staticmethod)
+
 _repr = reprlib.Repr()
 _repr.maxstring = 1024
 _repr.maxother = 256
@@ -68,12 +70,20 @@ def trace(
     characters, as the span's input and output (subject to content capture). Exceptions mark
     the span ``ERROR`` and are re-raised. Generator functions raise ``TypeError``: their body
     runs after the call returns, so wrap the iteration in ``truecourse.span()`` instead.
+    Methods, classmethods and staticmethods can be wrapped (in either decorator order); a
+    positional argument that is not callable (``@trace("name")``) raises ``TypeError``.
     """
     checked = check_operation(operation)
     attrs = start_attributes(operation, provider, model, prompt_version, index_version,
                              tool_name, conversation_id, attributes)
 
+    if func is not None and not callable(func) and not isinstance(func, _METHOD_WRAPPERS):
+        raise TypeError(f"@truecourse.trace takes the function to wrap, not {func!r}; pass "
+                        f"the span name as a keyword: @truecourse.trace(name={func!r})")
+
     def decorate(fn: F) -> F:
+        if isinstance(fn, _METHOD_WRAPPERS):  # @trace above @classmethod / @staticmethod
+            return cast(F, type(fn)(decorate(cast(F, fn.__func__))))
         if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
             raise TypeError(f"@truecourse.trace cannot wrap generator function "
                             f"{fn.__qualname__}; use truecourse.span() around the iteration")

@@ -5,7 +5,7 @@ Spans are started with the tracer of the provider ``init`` set up (the global pr
 OpenTelemetry GenAI conventions (see :mod:`truecourse.sdk.semconv`); message content is written
 only while ``init(capture_content=True)``, sizes always.
 
-Errors: passing an unknown ``operation`` or a negative token count raises
+Errors: passing an unknown ``operation`` or a token count that is negative or over int64 raises
 :class:`~truecourse.errors.InvalidInput` at the call that passed it. An exception escaping a
 span marks it ``ERROR``, is recorded on it, and propagates unchanged.
 """
@@ -28,6 +28,9 @@ from truecourse.errors import InvalidInput
 from truecourse.sdk import semconv as sc
 from truecourse.sdk.messages import normalize_input, normalize_output
 from truecourse.sdk.setup import capture_content, get_tracer
+
+MAX_INT_ATTRIBUTE = 2**63 - 1
+"""Largest int an OTLP attribute holds (int64); the exporter drops bigger ones."""
 
 
 class AISpan:
@@ -106,8 +109,9 @@ class AISpan:
         }
         for arg, value in counts.values():
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                      or value < 0):
-                raise InvalidInput(f"{arg} must be a non-negative int, got {value!r}")
+                                      or not 0 <= value <= MAX_INT_ATTRIBUTE):
+                raise InvalidInput(f"{arg} must be a non-negative int of at most 2**63 - 1 "
+                                   f"(OTLP's int64), got {value!r}")
         if cost_usd is not None and (isinstance(cost_usd, bool)
                                      or not isinstance(cost_usd, int | float)
                                      or not math.isfinite(cost_usd) or cost_usd < 0):
@@ -293,14 +297,24 @@ def _record_error(target: otel_trace.Span, exc: Exception) -> None:
 
 
 def _attribute_value(value: Any) -> Any:
-    """``value`` if OpenTelemetry can hold it as an attribute, else its JSON text."""
-    if isinstance(value, str | bool | int | float):
+    """``value`` if OpenTelemetry can hold it as an attribute, else its JSON text.
+
+    Ints outside int64 are kept as their decimal text: the OTLP exporter would drop them.
+    """
+    if isinstance(value, str | bool | float):
         return value
+    if isinstance(value, int):
+        return value if _fits_int64(value) else str(value)
     if isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
         kinds = {type(v) for v in value}
-        if len(kinds) == 1 and kinds <= {str, bool, int, float}:
+        if len(kinds) == 1 and kinds <= {str, bool, int, float} and (
+                kinds != {int} or all(_fits_int64(v) for v in value)):
             return list(value)
     return _json_text(value)
+
+
+def _fits_int64(value: int) -> bool:
+    return -MAX_INT_ATTRIBUTE - 1 <= value <= MAX_INT_ATTRIBUTE
 
 
 def _json_text(value: Any) -> str:

@@ -123,7 +123,11 @@ class MaskProcessor(Stage[MaskStats]):
         return with_columns(batch, replaced)
 
     def _mask_json(self, text: str) -> str:
-        """Mask JSON text; if a match crossed JSON syntax, mask each string value instead."""
+        """Mask JSON text; if a match crossed JSON syntax, mask each string value instead.
+
+        Text that was not JSON to begin with (a value ingest could not encode, ``NaN``) is
+        masked as plain text: there is no syntax to keep, and the batch must not fail on it.
+        """
         counts = dict(self.masker.counts)
         masked = self.masker.mask(text)
         if masked is text or masked == text:
@@ -133,8 +137,12 @@ class MaskProcessor(Stage[MaskStats]):
             return masked
         except orjson.JSONDecodeError:
             pass
+        try:
+            parsed = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return masked
         self.masker.counts.update(counts)  # redone value by value below, counted there
-        return orjson.dumps(self._mask_values(orjson.loads(text))).decode()
+        return orjson.dumps(self._mask_values(parsed)).decode()
 
     def _mask_values(self, node: Any) -> Any:
         if isinstance(node, str):
