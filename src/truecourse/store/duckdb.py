@@ -199,23 +199,24 @@ class DuckDBStore:
         where.equals("trace_id", q.trace_id.lower() if q.trace_id else None)
         where.between("time", q.since, q.until)
         where.contains_text(("body",), q.text)
-        # rowid breaks ties between records of the same instant, so paging loses none
-        page = keyset_page(self._runner("logs"), "(SELECT *, rowid AS _rowid FROM logs)",
-                           where, ("time_unix_nano", "_rowid"),
-                           lambda r: (r["time_unix_nano"], r["_rowid"]), q.cursor, q.limit)
-        for r in page.items:
-            del r["_rowid"]
-        return page
+        return self._newest_rows("logs", where, q.cursor, q.limit)
 
     def metric_points(self, q: MetricQuery) -> Page:
         where = Where()
         for col in ("name", "service", "kind"):
             where.equals(col, getattr(q, col))
         where.between("time", q.since, q.until)
-        page = keyset_page(self._runner("metric_points"),
-                           "(SELECT *, rowid AS _rowid FROM metric_points)", where,
-                           ("time_unix_nano", "_rowid"),
-                           lambda r: (r["time_unix_nano"], r["_rowid"]), q.cursor, q.limit)
+        return self._newest_rows("metric_points", where, q.cursor, q.limit)
+
+    def _newest_rows(self, table: str, where: Where, cursor: str | None, limit: int) -> Page:
+        """A page of a table keyed by ``time_unix_nano``, newest first.
+
+        Records of one instant are common (a batch of logs, every point of one export), so the
+        rowid breaks ties and paging loses none.
+        """
+        page = keyset_page(self._runner(table), f"(SELECT *, rowid AS _rowid FROM {table})",
+                           where, ("time_unix_nano", "_rowid"),
+                           lambda r: (r["time_unix_nano"], r["_rowid"]), cursor, limit)
         for r in page.items:
             del r["_rowid"]
         return page
