@@ -24,10 +24,8 @@ from google.protobuf.message import DecodeError, Message
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2 as logs_svc
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as metrics_svc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as trace_svc
-from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
 from opentelemetry.proto.logs.v1 import logs_pb2
 from opentelemetry.proto.metrics.v1 import metrics_pb2
-from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1 import trace_pb2
 
 from truecourse.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
@@ -255,19 +253,4 @@ def encode_response(signal: str, rejected: int, error_message: str, media: str) 
     return resp.SerializeToString()
 
 
-__all__ = [
-    "JSON",
-    "PROTOBUF",
-    "SIGNALS",
-    "InstrumentationScope",
-    "Resource",
-    "decode",
-    "decode_traces_json_doc",
-    "encode_response",
-    "media_type",
-]
-
-
-def decode_traces_json_doc(doc: dict[str, Any]) -> DecodeResult:
-    """Decode an already-parsed OTLP JSON trace document (used by tests and tools)."""
-    return _decode_json(SIGNALS["traces"], orjson.dumps(doc))
+__all__ = ["JSON", "PROTOBUF", "SIGNALS", "decode", "encode_response", "media_type"]
