@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import platform
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -88,9 +89,15 @@ def serve(
                 f"refusing to bind to non-loopback address {bind_host}: no API keys are "
                 "configured, so anyone who can reach it could write and read telemetry",
                 hint="bind to 127.0.0.1 and put an authenticating proxy in front")
-        rt = Runtime.build(cfg, db=db)
+        sock = _listen(bind_host, bind_port)  # before opening the store: fail fast and cheap
+        try:
+            rt = Runtime.build(cfg, db=db)
+        except BaseException:
+            sock.close()
+            raise
     except TrueCourseError as exc:
         raise fail(exc) from exc
+    bind_port = sock.getsockname()[1]
     base = f"http://{bind_host}:{bind_port}"
     out.print(f"[bold]TrueCourse {__version__}[/] serving on [cyan]{base}[/] "
               f"(store: {rt.store.url})", highlight=False)
@@ -104,14 +111,27 @@ def serve(
         create_app(rt), host=bind_host, port=bind_port, log_level=log_level,
         access_log=False, timeout_graceful_shutdown=30))
     try:
-        server.run()
-    except OSError as exc:  # port in use and friends
-        rt.shutdown()
-        raise fail(InvalidInput(f"cannot listen on {bind_host}:{bind_port}: {exc}",
-                                hint="pick another --port or stop what holds it")) from exc
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
     if not server.started:
         rt.shutdown()
         raise typer.Exit(1)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``, or InvalidInput saying why not (port in use, ...)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise InvalidInput(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                           hint="pick another --port, or stop what holds it") from exc
+    return sock
 
 
 @app.command()
