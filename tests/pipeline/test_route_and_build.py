@@ -114,3 +114,37 @@ catalog:
     assert stored.rows()[0]["team"] == "assistants"
     for s in reversed(stages):
         s.shutdown()
+
+
+def test_routes_can_select_tables() -> None:
+    from truecourse.config import RouteConfig
+    from truecourse.ingest.otlp import decode
+    from truecourse.pipeline.processors.route import Router
+
+    import otlp_builders as ob
+
+    router = Router(RouteConfig.model_validate({"routes": [
+        {"tables": ["logs"], "to": ["drop"]},
+        {"tables": ["spans"], "match": {"field": "name", "equals": "keep-me"}, "to": ["store"]},
+        {"tables": ["spans"], "to": ["drop"]},
+    ]}))
+    logs = decode("logs", ob.log_request(["a", "b"]).SerializeToString(),
+                  "application/x-protobuf").batch
+    spans = decode("traces", ob.trace_request([ob.span("keep-me"), ob.span("other")])
+                   .SerializeToString(), "application/x-protobuf").batch
+    metrics = decode("metrics", ob.metric_request().SerializeToString(),
+                     "application/x-protobuf").batch
+    assert router.route(logs) == {}
+    assert [r["name"] for r in router.route(spans)["store"].rows()] == ["keep-me"]
+    assert len(router.route(metrics)["store"]) == 5  # no route takes metric points
+
+
+def test_a_route_without_match_or_tables_is_a_config_error() -> None:
+    import pytest
+
+    from truecourse.config import parse_config
+    from truecourse.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="needs `match`, `tables` or both"):
+        parse_config("pipeline:\n  processors:\n    - route:\n        routes:\n"
+                     "          - {to: [drop]}\n")

@@ -190,11 +190,24 @@ class RouteRule(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    match: MatchRule = Field(description="The rows this route takes.")
+    match: MatchRule | None = Field(
+        default=None, description="The rows this route takes (default: every row of `tables`).")
+    tables: list[TableName] | None = Field(
+        default=None,
+        description="Only rows of these tables (spans, logs, metric_points, events); default: "
+        "every table.",
+    )
     to: list[str] = Field(
         min_length=1,
         description="Destinations: `store`, `drop` (alone), or names from pipeline.consumers.",
     )
+
+    @model_validator(mode="after")
+    def _selects_something(self) -> RouteRule:
+        if self.match is None and self.tables is None:
+            raise ValueError("a route needs `match`, `tables` or both, to say which rows it "
+                             "takes")
+        return self
 
     @field_validator("to")
     @classmethod

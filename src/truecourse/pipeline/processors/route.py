@@ -29,8 +29,9 @@ class RouteStats(StageStats):
 
 @dataclass(frozen=True)
 class CompiledRoute:
-    matcher: RowMatcher
+    matcher: RowMatcher | None  # None: every row (of ``tables``)
     to: tuple[str, ...]
+    tables: frozenset[str] | None = None  # None: every table
 
 
 class Router:
@@ -42,8 +43,10 @@ class Router:
     def __init__(self, config: RouteConfig | None = None, name: str = "route") -> None:
         self.name = name
         self.tables = ALL_TABLES
-        self.routes = [CompiledRoute(RowMatcher(r.match), tuple(r.to))
-                       for r in (config.routes if config else [])]
+        self.routes = [
+            CompiledRoute(RowMatcher(r.match) if r.match is not None else None, tuple(r.to),
+                          frozenset(r.tables) if r.tables is not None else None)
+            for r in (config.routes if config else [])]
         self.stats = RouteStats()
 
     @property
@@ -81,7 +84,12 @@ class Router:
         for route in self.routes:
             if not rest:
                 break
-            matched, rest = route.matcher.split(batch, rest, attrs)
+            if route.tables is not None and batch.table not in route.tables:
+                continue
+            if route.matcher is None:
+                matched, rest = rest, []
+            else:
+                matched, rest = route.matcher.split(batch, rest, attrs)
             if not matched:
                 continue
             if route.to == (DROP,):
