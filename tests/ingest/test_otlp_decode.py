@@ -199,3 +199,20 @@ def test_arbitrary_json_never_crashes_the_json_decoder(doc: object) -> None:
                     {"resourceSpans": [{"scopeSpans": [{"spans": doc}]}]}):
         with contextlib.suppress(InvalidInput):
             decode("traces", orjson.dumps(wrapped), JS)
+
+
+def test_a_broken_resource_or_scope_rejects_only_what_it_carries() -> None:
+    good = to_json_doc(trace_request([span("kept")], service="good"))
+    bad_resource = to_json_doc(trace_request([span("r1"), span("r2")], service="bad"))
+    bad_resource["resourceSpans"][0]["resource"]["attributes"] = [
+        {"key": "n", "value": {"intValue": "not-a-number"}}]
+    bad_scope = to_json_doc(trace_request([span("s1")], service="scoped"))
+    bad_scope["resourceSpans"][0]["scopeSpans"][0]["scope"] = {"name": 5}
+    doc = {"resourceSpans": [*bad_resource["resourceSpans"], *good["resourceSpans"],
+                             *bad_scope["resourceSpans"], "not an object"]}
+    r = decode("traces", orjson.dumps(doc), JS)
+    assert [row["name"] for row in r.batch.rows()] == ["kept"]
+    assert r.rejected == 4  # two spans under the bad resource, one under the bad scope, one junk
+    assert "resourceSpans[0].resource:" in r.error_message
+    assert "resourceSpans[2].scopeSpans[0].scope:" in r.error_message
+    assert "resourceSpans[3]: must be an object" in r.error_message

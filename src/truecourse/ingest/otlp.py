@@ -152,28 +152,39 @@ def _decode_json(sig: Signal, raw: bytes) -> DecodeResult:
     resources = doc.get(rkey, [])
     if not isinstance(resources, list):
         raise InvalidInput(f"{rkey} must be a list")
+    resource_list = getattr(req, rfield)
     for ri, rdoc in enumerate(resources):
         where_r = f"{rkey}[{ri}]"
+        # a broken resource or scope rejects only the items under it; the rest is kept
         if not isinstance(rdoc, dict):
-            raise InvalidInput(f"{where_r} must be an object")
-        rmsg = getattr(req, rfield).add()
+            result.reject(f"{where_r}: must be an object, got {type(rdoc).__name__}")
+            continue
+        rmsg = resource_list.add()
         try:
             json_format.ParseDict(rdoc.get("resource") or {}, rmsg.resource,
                                   ignore_unknown_fields=True)
-        except (json_format.ParseError, TypeError, ValueError) as exc:
-            raise InvalidInput(f"{where_r}.resource: {exc}") from exc
-        for si, sdoc in enumerate(_list(rdoc, skey, where_r)):
+            scopes = _list(rdoc, skey, where_r)
+        except (json_format.ParseError, TypeError, ValueError, InvalidInput) as exc:
+            del resource_list[-1]
+            result.reject(f"{where_r}.resource: {_reason(exc)}", _count_under(sig, rdoc, 0))
+            continue
+        scope_list = getattr(rmsg, sfield)
+        for si, sdoc in enumerate(scopes):
             where_s = f"{where_r}.{skey}[{si}]"
-            smsg = getattr(rmsg, sfield).add()
             if not isinstance(sdoc, dict):
-                raise InvalidInput(f"{where_s} must be an object")
+                result.reject(f"{where_s}: must be an object, got {type(sdoc).__name__}")
+                continue
+            smsg = scope_list.add()
             try:
                 json_format.ParseDict(sdoc.get("scope") or {}, smsg.scope,
                                       ignore_unknown_fields=True)
-            except (json_format.ParseError, TypeError, ValueError) as exc:
-                raise InvalidInput(f"{where_s}.scope: {exc}") from exc
+                item_docs = _list(sdoc, ikey, where_s)
+            except (json_format.ParseError, TypeError, ValueError, InvalidInput) as exc:
+                del scope_list[-1]
+                result.reject(f"{where_s}.scope: {_reason(exc)}", _count_under(sig, sdoc, 1))
+                continue
             items = getattr(smsg, ifield)
-            for ii, idoc in enumerate(_list(sdoc, ikey, where_s)):
+            for ii, idoc in enumerate(item_docs):
                 where = f"{where_s}.{ikey}[{ii}]"
                 try:
                     item = _parse_item(sig, idoc)
@@ -182,6 +193,24 @@ def _decode_json(sig: Signal, raw: bytes) -> DecodeResult:
                     continue
                 items.append(item)
     return sig.to_batch(req, result)
+
+
+def _reason(exc: Exception) -> str:
+    return exc.message if isinstance(exc, InvalidInput) else str(exc)
+
+
+def _count_under(sig: Signal, doc: Any, level: int) -> int:
+    """How many items a rejected resource (level 0) or scope (level 1) carried, at least 1."""
+    keys = sig.keys[level + 1:]
+    nodes = [doc]
+    for key in keys:
+        nxt: list[Any] = []
+        for node in nodes:
+            value = node.get(key) if isinstance(node, dict) else None
+            if isinstance(value, list):
+                nxt.extend(value)
+        nodes = nxt
+    return max(1, sum(_item_count(sig, n) for n in nodes))
 
 
 def _list(doc: dict[str, Any], key: str, where: str) -> list[Any]:
