@@ -152,37 +152,19 @@ def _decode_json(sig: Signal, raw: bytes) -> DecodeResult:
     resources = doc.get(rkey, [])
     if not isinstance(resources, list):
         raise InvalidInput(f"{rkey} must be a list")
-    resource_list = getattr(req, rfield)
+    # a broken resource or scope rejects only the items under it; the rest is kept
     for ri, rdoc in enumerate(resources):
         where_r = f"{rkey}[{ri}]"
-        # a broken resource or scope rejects only the items under it; the rest is kept
-        if not isinstance(rdoc, dict):
-            result.reject(f"{where_r}: must be an object, got {type(rdoc).__name__}")
+        opened = _open_level(sig, result, getattr(req, rfield), rdoc, where_r, "resource", 0)
+        if opened is None:
             continue
-        rmsg = resource_list.add()
-        try:
-            json_format.ParseDict(rdoc.get("resource") or {}, rmsg.resource,
-                                  ignore_unknown_fields=True)
-            scopes = _list(rdoc, skey, where_r)
-        except (json_format.ParseError, TypeError, ValueError, InvalidInput) as exc:
-            del resource_list[-1]
-            result.reject(f"{where_r}.resource: {_reason(exc)}", _count_under(sig, rdoc, 0))
-            continue
-        scope_list = getattr(rmsg, sfield)
+        rmsg, scopes = opened
         for si, sdoc in enumerate(scopes):
             where_s = f"{where_r}.{skey}[{si}]"
-            if not isinstance(sdoc, dict):
-                result.reject(f"{where_s}: must be an object, got {type(sdoc).__name__}")
+            opened = _open_level(sig, result, getattr(rmsg, sfield), sdoc, where_s, "scope", 1)
+            if opened is None:
                 continue
-            smsg = scope_list.add()
-            try:
-                json_format.ParseDict(sdoc.get("scope") or {}, smsg.scope,
-                                      ignore_unknown_fields=True)
-                item_docs = _list(sdoc, ikey, where_s)
-            except (json_format.ParseError, TypeError, ValueError, InvalidInput) as exc:
-                del scope_list[-1]
-                result.reject(f"{where_s}.scope: {_reason(exc)}", _count_under(sig, sdoc, 1))
-                continue
+            smsg, item_docs = opened
             items = getattr(smsg, ifield)
             for ii, idoc in enumerate(item_docs):
                 where = f"{where_s}.{ikey}[{ii}]"
@@ -193,6 +175,28 @@ def _decode_json(sig: Signal, raw: bytes) -> DecodeResult:
                     continue
                 items.append(item)
     return sig.to_batch(req, result)
+
+
+def _open_level(sig: Signal, result: DecodeResult, container: Any, doc: Any, where: str,
+                header: str, level: int) -> tuple[Any, list[Any]] | None:
+    """Add a resource (level 0) or scope (level 1) message parsed from ``doc`` to ``container``.
+
+    Returns the message and the child documents under it, or None after rejecting every item
+    the level carried when it is not an object or its header does not fit the schema.
+    """
+    if not isinstance(doc, dict):
+        result.reject(f"{where}: must be an object, got {type(doc).__name__}")
+        return None
+    msg = container.add()
+    try:
+        json_format.ParseDict(doc.get(header) or {}, getattr(msg, header),
+                              ignore_unknown_fields=True)
+        children = _list(doc, sig.keys[level + 1], where)
+    except (json_format.ParseError, TypeError, ValueError, InvalidInput) as exc:
+        del container[-1]
+        result.reject(f"{where}.{header}: {_reason(exc)}", _count_under(sig, doc, level))
+        return None
+    return msg, children
 
 
 def _reason(exc: Exception) -> str:
