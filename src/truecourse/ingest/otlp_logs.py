@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 
 from truecourse.ingest.anyvalue import any_value, attributes
-from truecourse.ingest.otlp_traces import resource_identity
+from truecourse.ingest.otlp_traces import resource_columns
 from truecourse.ingest.result import DecodeResult
 from truecourse.model import LogBatch
 
@@ -25,9 +25,7 @@ def logs_from_request(req: Any, result: DecodeResult | None = None) -> DecodeRes
     c = result.batch.columns
     dumps = orjson.dumps
     for ri, rl in enumerate(req.resource_logs):
-        res = attributes(rl.resource.attributes)
-        service, env, version = resource_identity(res)
-        res_text = dumps(res).decode()
+        service, env, version, res_text = resource_columns(rl.resource)
         for si, sl in enumerate(rl.scope_logs):
             scope = sl.scope.name or None
             for li, rec in enumerate(sl.log_records):

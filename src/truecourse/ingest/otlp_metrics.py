@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from truecourse.ingest.anyvalue import attributes
-from truecourse.ingest.otlp_traces import resource_identity
+from truecourse.ingest.otlp_traces import resource_columns
 from truecourse.ingest.result import DecodeResult
 from truecourse.model import MetricBatch
 
@@ -68,9 +68,7 @@ def metrics_from_request(req: Any, result: DecodeResult | None = None) -> Decode
         c["resource"].append(res_text)
 
     for ri, rm in enumerate(req.resource_metrics):
-        res = attributes(rm.resource.attributes)
-        service, env, version = resource_identity(res)
-        res_text = dumps(res).decode()
+        service, env, version, res_text = resource_columns(rm.resource)
         for si, sm in enumerate(rm.scope_metrics):
             scope = sm.scope.name or None
             for mi, m in enumerate(sm.metrics):

@@ -40,6 +40,12 @@ def resource_identity(res: dict[str, Any]) -> tuple[str | None, str | None, str 
     )
 
 
+def resource_columns(resource: Any) -> tuple[str | None, str | None, str | None, str]:
+    """(service, env, version, resource attributes as JSON) of an OTLP ``Resource``."""
+    res = attributes(resource.attributes)
+    return (*resource_identity(res), orjson.dumps(res).decode())
+
+
 def _id_problem(trace_id: bytes, span_id: bytes, parent: bytes) -> str | None:
     if len(trace_id) != 16:
         return f"trace_id is {len(trace_id)} bytes, want 16"
@@ -71,9 +77,7 @@ def spans_from_request(req: Any, result: DecodeResult | None = None) -> DecodeRe
     n0 = len(trace_ids)
 
     for ri, rs in enumerate(req.resource_spans):
-        res = attributes(rs.resource.attributes)
-        service, env, version = resource_identity(res)
-        res_text = dumps(res).decode()
+        service, env, version, res_text = resource_columns(rs.resource)
         for si, ss in enumerate(rs.scope_spans):
             scope = ss.scope.name or None
             for pi, span in enumerate(ss.spans):
