@@ -25,6 +25,7 @@ _LATE_COLUMNS = (
     "total_tokens", "cache_read_tokens", "cache_creation_tokens", "reasoning_tokens", "cost_usd",
     "prompt_version", "index_version", "tool_name", "tool_ok", "refused", "finish_reasons",
     "conversation_id", "agent_name", "input_text", "output_text", "evaluations",
+    "retrieval_documents", "retrieval_source", "cost_source",
 )
 
 

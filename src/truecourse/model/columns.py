@@ -59,7 +59,7 @@ SPAN_COLUMNS: tuple[Column, ...] = (
     Column("cache_read_tokens", pa.int64(), "BIGINT", "input tokens served from a prompt cache"),
     Column("cache_creation_tokens", pa.int64(), "BIGINT", "input tokens written to a prompt cache"),
     Column("reasoning_tokens", pa.int64(), "BIGINT", "reasoning / thinking tokens"),
-    Column("cost_usd", pa.float64(), "DOUBLE", "cost in USD when reported by the instrumentation"),
+    Column("cost_usd", pa.float64(), "DOUBLE", "cost in USD: as reported, else from the pricing catalog at ingest"),
     Column("prompt_version", pa.string(), "VARCHAR", "prompt template version"),
     Column("index_version", pa.string(), "VARCHAR", "retrieval index version"),
     Column("tool_name", pa.string(), "VARCHAR", "tool called by this span"),
@@ -76,6 +76,13 @@ SPAN_COLUMNS: tuple[Column, ...] = (
     _json_column("resource", "resource attributes"),
     _json_column("events", "span events: [{name, time_unix_nano, attributes}]"),
     _json_column("links", "span links: [{trace_id, span_id, attributes}]"),
+    # added by migration 0002 (new columns go last: inserts are positional)
+    Column("retrieval_documents", pa.int64(), "BIGINT",
+           "documents a retrieval span returned; NULL when not a retrieval or unknown"),
+    Column("retrieval_source", pa.string(), "VARCHAR",
+           "the retrieval's data source: gen_ai.data_source.id or the vector store's db.system"),
+    Column("cost_source", pa.string(), "VARCHAR",
+           "where cost_usd came from: reported, catalog, or unknown_model (tokens, no price)"),
 )
 
 LOG_COLUMNS: tuple[Column, ...] = (
