@@ -148,7 +148,7 @@ _events = st.lists(
 )
 
 _INT_COLUMNS = {"input_tokens", "output_tokens", "total_tokens", "cache_read_tokens",
-                "cache_creation_tokens", "reasoning_tokens"}
+                "cache_creation_tokens", "reasoning_tokens", "retrieval_documents"}
 _BOOL_COLUMNS = {"tool_ok", "refused"}
 
 

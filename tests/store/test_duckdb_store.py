@@ -12,7 +12,6 @@ from truecourse.errors import InvalidInput, StoreUnavailable
 from truecourse.ingest.events import events_from_json
 from truecourse.ingest.otlp import decode
 from truecourse.model import TABLE_COLUMNS
-from truecourse.store.migrate import migrations
 from truecourse.pipeline.normalize import NormalizeProcessor
 from truecourse.store import (
     DuckDBStore,
@@ -22,6 +21,7 @@ from truecourse.store import (
     SpanQuery,
     trace_tree,
 )
+from truecourse.store.migrate import migrations
 
 from otlp_builders import log_request, metric_request, span, trace_request
 

@@ -40,6 +40,7 @@ from truecourse.ingest.transcript import (
     io_value_text,
     plain_text,
 )
+from truecourse.measure.refusal import looks_like_refusal
 
 __all__ = ["AI_COLUMNS", "TEXT_LIMIT_BYTES", "map_span"]
 
@@ -49,6 +50,7 @@ AI_COLUMNS: tuple[str, ...] = (
     "cache_read_tokens", "cache_creation_tokens", "reasoning_tokens", "cost_usd",
     "prompt_version", "index_version", "tool_name", "tool_ok", "refused", "finish_reasons",
     "conversation_id", "agent_name", "input_text", "output_text", "evaluations",
+    "retrieval_documents", "retrieval_source",
 )
 
 _GENAI_OPERATIONS = {
@@ -352,6 +354,33 @@ def _output_text(span: _Span, plan: _Plan, events: EventContent | None) -> str |
     return span.take(events.output)
 
 
+def _retrieval_columns(result: dict[str, Any], get: _Get, plan: _Plan) -> None:
+    """``retrieval_documents`` (how many came back) and ``retrieval_source`` of a retrieval."""
+    count: int | None = None
+    keys = plan.fields.get("documents")
+    if keys is not None:
+        docs = get(keys[0])
+        if isinstance(docs, str):
+            docs = parse_json(docs)
+        if isinstance(docs, list):
+            count = len(docs)
+    if count is None:
+        for family in ("documents", "output_documents"):
+            entries = plan.flat.get(family)
+            if entries:
+                count = len(entries)
+                break
+    if count is None and plan.fields.get("query") is not None:
+        count = 0  # a query was recorded and nothing came back
+    if count is not None:
+        result["retrieval_documents"] = count
+    keys = plan.fields.get("retrieval_source")
+    if keys is not None:
+        source = _first_str(get, keys)
+        if source:
+            result["retrieval_source"] = source
+
+
 def map_span(
     name: str,
     attrs: Mapping[str, Any],
@@ -424,6 +453,9 @@ def map_span(
         if entity:
             result["agent_name"] = entity
 
+    if operation == "retrieval":
+        _retrieval_columns(result, get, plan)
+
     span = _Span(get, plan)
     event_content = EventContent(events) if events else None
     input_text = _input_text(span, plan, event_content)
@@ -449,7 +481,7 @@ def map_span(
     if explicit is not None:
         result["refused"] = explicit or refused
     elif refused or operation == "chat" or operation == "completion":
-        result["refused"] = refused
+        result["refused"] = refused or looks_like_refusal(output_text)
 
     evaluations = []
     if "evaluation" in fields:

@@ -81,6 +81,7 @@ SOURCES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("tool_result", ("gen_ai.tool.call.result",)),
     ("query", ("gen_ai.retrieval.query.text", "reranker.query")),
     ("documents", ("gen_ai.retrieval.documents",)),
+    ("retrieval_source", ("gen_ai.data_source.id", "db.system.name", "db.system")),
     ("legacy_prompt", ("gen_ai.prompt",)),
     ("legacy_completion", ("gen_ai.completion",)),
     ("prompt_list", ("llm.prompts",)),

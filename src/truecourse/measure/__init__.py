@@ -1,0 +1,1 @@
+"""Measure behaviour, not just uptime: SLIs, cost, AI scorecards, version comparison, KPIs."""
