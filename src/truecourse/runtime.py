@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from truecourse.config import TrueCourseConfig, load_config
 from truecourse.pipeline.metrics import PipelineMetrics
-from truecourse.pipeline.normalize import NormalizeProcessor
+from truecourse.pipeline.normalize import NormalizeProcessor, pricing_catalog
 from truecourse.pipeline.processors import build_processors
 from truecourse.pipeline.runner import Consumer, Pipeline
 from truecourse.pipeline.workers import IngestWorkers
@@ -44,8 +44,10 @@ class Runtime:
         store = open_store(db or cfg.storage.db, checkpoint_mb=cfg.storage.checkpoint_mb)
         try:
             store.migrate()
-            stages, router = build_processors(cfg.pipeline, cfg.catalog,
-                                              normalize_factory=NormalizeProcessor)
+            pricing = pricing_catalog(cfg.measure)
+            stages, router = build_processors(
+                cfg.pipeline, cfg.catalog,
+                normalize_factory=lambda: NormalizeProcessor(pricing))
         except BaseException:
             store.close()
             raise

@@ -7,6 +7,7 @@
 """
 
 from truecourse.config.loader import InvalidConfig, load_config, parse_config
+from truecourse.config.measure import MeasureConfig, PriceOverride
 from truecourse.config.processors import (
     PROCESSOR_TYPES,
     RESERVED_DESTINATIONS,
@@ -44,8 +45,10 @@ __all__ = [
     "InvalidConfig",
     "MaskRule",
     "MatchRule",
+    "MeasureConfig",
     "NormalizeConfig",
     "PipelineConfig",
+    "PriceOverride",
     "ProcessorEntry",
     "RouteConfig",
     "RouteRule",

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from truecourse.config.checks import Loc, located, unknown_name
+from truecourse.config.measure import MeasureConfig
 from truecourse.config.processors import (
     RESERVED_DESTINATIONS,
     ProcessorEntry,
@@ -227,6 +228,9 @@ class TrueCourseConfig(BaseModel):
     )
     catalog: CatalogConfig = Field(
         default_factory=CatalogConfig, description=CatalogConfig.__doc__
+    )
+    measure: MeasureConfig = Field(
+        default_factory=MeasureConfig, description=MeasureConfig.__doc__
     )
 
     @model_validator(mode="before")

@@ -84,11 +84,12 @@ def _init_worker(config: TrueCourseConfig) -> None:
     global _stages, _router
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when workers stop
     _exit_with_parent()
-    from truecourse.pipeline.normalize import NormalizeProcessor
+    from truecourse.pipeline.normalize import NormalizeProcessor, pricing_catalog
     from truecourse.pipeline.processors import build_processors
 
+    pricing = pricing_catalog(config.measure)
     _stages, _router = build_processors(config.pipeline, config.catalog,
-                                        normalize_factory=NormalizeProcessor)
+                                        normalize_factory=lambda: NormalizeProcessor(pricing))
     for stage in reversed(_stages):
         stage.start()
 
