@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass, field
 
 from truecourse.config import TrueCourseConfig, load_config
+from truecourse.measure.prometheus import SliMetrics
 from truecourse.pipeline.metrics import PipelineMetrics
 from truecourse.pipeline.normalize import NormalizeProcessor, pricing_catalog
 from truecourse.pipeline.processors import build_processors
@@ -52,9 +53,11 @@ class Runtime:
             store.close()
             raise
         metrics = PipelineMetrics()
+        sli = SliMetrics(metrics.registry)
         pipeline = Pipeline(
             store, stages, router,
             consumers=consumers,
+            observers=[sli.observe],
             queue_max_batches=cfg.server.queue_max_batches,
             writer_max_rows=cfg.server.writer_max_rows,
             retry_after_s=cfg.server.retry_after_s,

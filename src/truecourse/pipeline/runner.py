@@ -93,6 +93,7 @@ class Pipeline:
         router: Router | None = None,
         *,
         consumers: dict[str, Consumer] | None = None,
+        observers: Sequence[Callable[[Batch | ArrowBatch], None]] = (),
         queue_max_batches: int = 64,
         writer_max_rows: int = 20_000,
         retry_after_s: int = 1,
@@ -103,6 +104,8 @@ class Pipeline:
         self.stages = list(stages)
         self.router = router
         self.consumers = dict(consumers or {})
+        #: called with every stored batch after its commit (SLI metrics); must not raise
+        self.observers = list(observers)
         self.writer_max_rows = writer_max_rows
         self.retry_after_s = retry_after_s
         self.idle_checkpoint_s = idle_checkpoint_s
@@ -291,6 +294,13 @@ class Pipeline:
         self.metrics.batch_rows.observe(rows)
         for p in group:
             p.future.set_result(None)
+        for observer in self.observers:
+            for p in group:
+                if len(p.batch):
+                    try:
+                        observer(p.batch)
+                    except Exception:  # an observer's bug must not stop the writer
+                        log.exception("observer failed on a %s batch", p.batch.table)
         for p in group:
             for consumer, part in p.consumers:
                 try:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+import pyarrow as pa
+
 from truecourse.model import ArrowBatch, Batch
 
 
@@ -82,6 +84,20 @@ class Store(Protocol):
     """Where telemetry, events and their derived records live."""
 
     url: str
+    #: SQL dialect of :meth:`select`: ``duckdb`` or ``postgresql``.
+    dialect: str
+
+    def select(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        """Run one read-only query (``?`` placeholders); the result as an Arrow table.
+
+        Domain packages (measure, drift) build aggregate SQL for :attr:`dialect` and run it
+        here; raises ``StoreUnavailable`` when the query cannot run.
+        """
+        ...
+
+    def table_columns(self, table: str) -> dict[str, str]:
+        """Each column of ``table`` and its SQL type, in table order."""
+        ...
 
     def migrate(self) -> int:
         """Apply pending schema migrations; return the schema version now in force."""

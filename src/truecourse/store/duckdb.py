@@ -35,6 +35,8 @@ def _insert_verb(table: str) -> str:
 class DuckDBStore:
     """``Store`` on an embedded DuckDB file (or ``:memory:``)."""
 
+    dialect = "duckdb"
+
     def __init__(self, path: str | Path = "truecourse.duckdb", *, read_only: bool = False,
                  checkpoint_mb: int = 256) -> None:
         self.path = str(path)
@@ -150,6 +152,25 @@ class DuckDBStore:
                     d[k] = orjson.loads(v)
             out.append(d)
         return out
+
+    def select(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        """Run one read-only query on a cursor of its own; the result as an Arrow table.
+
+        For the domain packages' aggregate queries (measure, drift); ``?`` placeholders.
+        """
+        cur = self._con.cursor()
+        try:
+            return cur.sql(sql, params=list(params)).to_arrow_table()
+        except duckdb.Error as exc:
+            raise StoreUnavailable(f"query on {self.path} failed: {exc}") from exc
+        finally:
+            cur.close()
+
+    def table_columns(self, table: str) -> dict[str, str]:
+        """Each column of ``table`` with its SQL type, in table order (new columns included)."""
+        rows = self.select("SELECT column_name, data_type FROM information_schema.columns "
+                           "WHERE table_name = ? ORDER BY ordinal_position", [table])
+        return dict(zip(rows.column(0).to_pylist(), rows.column(1).to_pylist(), strict=True))
 
     def spans(self, q: SpanQuery) -> Page:
         where = Where()
