@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.text import Text
 
 from truecourse import __version__
+from truecourse.cli.measure import compare_command, cost_app, pricing_app, scorecard_command
 from truecourse.cli.spans import spans_command
 from truecourse.errors import InvalidInput, TrueCourseError
 
@@ -181,6 +182,10 @@ def version() -> None:
 
 
 app.command("spans")(spans_command)
+app.command("scorecard")(scorecard_command)
+app.command("compare")(compare_command)
+app.add_typer(pricing_app, name="pricing")
+app.add_typer(cost_app, name="cost")
 
 
 def main() -> None:

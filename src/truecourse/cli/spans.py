@@ -23,7 +23,13 @@ _FILTERS = ("service", "env", "version", "model", "provider", "prompt_version", 
 
 def fetch_spans_http(url: str, params: dict[str, Any], timeout_s: float = 10.0) -> dict[str, Any]:
     """GET /api/v1/spans; server errors become TrueCourse errors with the server's message."""
-    endpoint = url.rstrip("/") + "/api/v1/spans"
+    return get_json(url, "/api/v1/spans", params, timeout_s)
+
+
+def get_json(url: str, path: str, params: dict[str, Any],
+             timeout_s: float = 30.0) -> dict[str, Any]:
+    """GET ``path`` of the server at ``url``; errors become TrueCourse errors with its message."""
+    endpoint = url.rstrip("/") + path
     try:
         resp = httpx.get(endpoint, params={k: v for k, v in params.items() if v is not None},
                          timeout=timeout_s)

@@ -95,6 +95,10 @@ class Store(Protocol):
         """
         ...
 
+    def update_spans(self, updates: pa.Table) -> int:
+        """Set span columns by ``(trace_id, span_id)`` in one transaction; rows updated."""
+        ...
+
     def table_columns(self, table: str) -> dict[str, str]:
         """Each column of ``table`` and its SQL type, in table order."""
         ...

@@ -68,8 +68,8 @@ class DuckDBStore:
         con = self._con
         con.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
                     "(version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMPTZ)")
-        row = con.execute("SELECT max(version) FROM schema_migrations").fetchone()
-        current = (row[0] if row else None) or 0
+        rows = con.execute("SELECT max(version) FROM schema_migrations").fetchall()
+        current = (rows[0][0] if rows else None) or 0
         known = migrations("duckdb")
         if current > len(known):
             raise StoreUnavailable(
@@ -118,6 +118,31 @@ class DuckDBStore:
                 with contextlib.suppress(duckdb.Error):
                     con.execute("ROLLBACK")
                 raise StoreUnavailable(f"write to {self.path} failed: {exc}") from exc
+
+    def update_spans(self, updates: pa.Table) -> int:
+        """Set columns of stored spans, matched by ``(trace_id, span_id)``; returns rows updated.
+
+        ``updates`` holds ``trace_id``, ``span_id`` and the span columns to set (e.g. a
+        repricing's ``cost_usd`` and ``cost_source``). One transaction.
+        """
+        keys = {"trace_id", "span_id"}
+        cols = [c for c in updates.column_names if c not in keys]
+        known = {c.name for c in TABLE_COLUMNS["spans"]}
+        bad = [c for c in cols if c not in known] + sorted(keys - set(updates.column_names))
+        if bad or not cols:
+            raise ValueError(f"update_spans needs trace_id, span_id and span columns, not {bad}")
+        sets = ", ".join(f"{c} = u.{c}" for c in cols)
+        with self._lock:
+            con = self._con
+            try:
+                con.register("_tc_updates", updates)
+                row = con.execute(
+                    f"UPDATE spans SET {sets} FROM _tc_updates u "
+                    "WHERE spans.trace_id = u.trace_id AND spans.span_id = u.span_id").fetchall()
+                con.unregister("_tc_updates")
+            except duckdb.Error as exc:
+                raise StoreUnavailable(f"update of {self.path} failed: {exc}") from exc
+        return int(row[0][0]) if row else 0
 
     def checkpoint(self) -> None:
         """Move the write-ahead log into the database file (the writer calls it when idle)."""
