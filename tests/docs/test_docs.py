@@ -176,3 +176,13 @@ def test_every_cli_option_is_documented() -> None:
                for opt in opts if not re.search(rf"`[^`\n]*{re.escape(opt)}\b", docs)]
     assert missing == [], ("document these flags in README.md's CLI table or in "
                            f"docs/configuration.md / docs/api.md: {missing}")
+
+
+def test_measure_doc_defines_every_metric_and_refusal_pattern() -> None:
+    from truecourse.measure.metrics import METRICS
+    from truecourse.measure.refusal import REFUSAL_PATTERNS
+
+    text = (DOCS / "measure.md").read_text(encoding="utf-8")
+    missing = [m for m in METRICS if f"| `{m}` |" not in text]
+    missing += [name for name, _ in REFUSAL_PATTERNS if f"| `{name}` |" not in text]
+    assert missing == [], f"define these in docs/measure.md: {missing}"
