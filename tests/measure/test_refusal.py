@@ -74,3 +74,12 @@ def test_ingest_marks_a_chat_span_refused_from_its_text_but_an_explicit_flag_win
     helpful = {**attrs, "gen_ai.output.messages": json.dumps([{"role": "assistant", "parts": [
         {"type": "text", "content": "Your refund was issued."}]}])}
     assert map_span("chat gpt-4o", helpful, "ok")["refused"] is False
+
+
+def test_measure_package_exports_resolve() -> None:
+    import truecourse.measure as measure
+
+    for name in measure.__all__:
+        assert getattr(measure, name) is not None
+    with pytest.raises(AttributeError):
+        _ = measure.no_such_name
