@@ -15,7 +15,7 @@ The *service* metrics (requests, errors, latency) are computed over ``requests``
 groups or filters by an AI dimension (model, provider, operation, prompt_version, index_version,
 tool_name); then over ``ai_calls``, because entry spans carry no model. The answer says which.
 
-Task metrics are computed per trace (see :mod:`truecourse.measure.tasks`). A metric is
+Task metrics are computed per trace (see :func:`truecourse.measure.sql.task_sql`). A metric is
 ``lower_is_better`` when a rise is a regression; ``test`` names the significance test
 :func:`truecourse.measure.compare` runs for it.
 """

@@ -7,6 +7,7 @@ near miss, what was probably meant.
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -101,7 +102,7 @@ def parse_step(step: str | int | float | None, window: Window, max_points: int =
         except ValueError:
             raise InvalidInput(f"step={step!r} is not a duration",
                                hint="use 30s, 5m, 1h, 1d or a number of seconds") from None
-    if seconds < 1 or seconds != int(seconds):
+    if not math.isfinite(seconds) or seconds < 1 or seconds != int(seconds):
         raise InvalidInput(f"step={step!r} must be a whole number of seconds, at least 1")
     points = window.seconds / seconds
     if points > max_points:

@@ -14,9 +14,10 @@ task or feedback metric is asked for.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from truecourse.config.measure import MeasureConfig
@@ -28,7 +29,11 @@ from truecourse.store.base import Store
 
 __all__ = ["MetricSet", "metric_set", "scorecard", "timeseries"]
 
-_SCORE_TYPES = ("DOUBLE", "FLOAT", "REAL", "DOUBLE PRECISION", "DECIMAL", "NUMERIC")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SCORE_TYPES = ("DOUBLE", "FLOAT", "REAL", "DOUBLE PRECISION", "DECIMAL", "NUMERIC",
+                "INTEGER", "BIGINT", "SMALLINT", "TINYINT", "HUGEINT")
+# score columns are spliced into SQL and become metric names: plain identifiers only
+_SCORE_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,8 @@ def metric_set(store: Store) -> MetricSet:
     """The metrics of ``store``: the built-ins and a mean for each numeric ``*_score`` column."""
     columns = store.table_columns("spans")
     scores = tuple(c for c, t in columns.items()
-                   if c.endswith(SCORE_SUFFIX) and t.upper().startswith(_SCORE_TYPES))
+                   if c.endswith(SCORE_SUFFIX) and _SCORE_NAME.match(c)
+                   and t.upper().startswith(_SCORE_TYPES) and f"{c}_mean" not in METRICS)
     metrics = dict(METRICS)
     for col in scores:
         m = score_metric(col)
@@ -152,6 +158,11 @@ def _query_groups(store: Store, q: MeasureQuery, names: Sequence[str], mset: Met
         _check_cap(len(tasks), q, settings)
         for key, values in tasks.items():
             groups.setdefault(key, {}).update(values)
+    # a group that one query found and the other did not (spans but no task) counts 0, not None
+    counts = [n for n in (*span_needed, *task_needed) if mset.metrics[n].unit == "count"]
+    for values in groups.values():
+        for n in counts:
+            values.setdefault(n, 0)
     return groups
 
 
@@ -211,8 +222,9 @@ def timeseries(store: Store, q: MeasureQuery, metric: str, step: str | int | Non
     step_s = parse_step(step, q.window)
     groups = _query_groups(store, q, [name], mset, settings, step_s)
     step_ns = step_s * 1_000_000_000
-    first = int(q.window.since.timestamp() * 1e9) // step_ns * step_ns
-    last = int(q.window.until.timestamp() * 1e9 - 1) // step_ns * step_ns
+    # integer nanoseconds: a float loses the "- 1" at 1e18 and adds a bucket past ``until``
+    first = _unix_ns(q.window.since) // step_ns * step_ns
+    last = (_unix_ns(q.window.until) - 1) // step_ns * step_ns
     buckets = list(range(first, last + 1, step_ns))
     m = mset.metrics[name]
     empty = 0 if m.unit == "count" else None
@@ -221,6 +233,8 @@ def timeseries(store: Store, q: MeasureQuery, metric: str, step: str | int | Non
         *gkey, bucket = key
         derive(values, float(step_s))
         series.setdefault(tuple(gkey), {})[int(bucket)] = values.get(name)
+    if not q.group_by and not series:  # no spans at all: still one series of empty buckets
+        series[()] = {}
     if len(series) > max_series:
         raise InvalidInput(
             f"group_by {' x '.join(q.group_by)} gives {len(series)} series, more than "
@@ -234,6 +248,10 @@ def timeseries(store: Store, q: MeasureQuery, metric: str, step: str | int | Non
     return {"window": q.window.to_dict(), "metric": _describe(m), "step_s": step_s,
             "group_by": list(q.group_by), "filters": dict(q.filters),
             "subject": q.resolved_subject, "series": out}
+
+
+def _unix_ns(t: datetime) -> int:
+    return (t - _EPOCH) // timedelta(microseconds=1) * 1000
 
 
 def _describe(m: Metric) -> dict[str, Any]:

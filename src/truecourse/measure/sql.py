@@ -128,6 +128,7 @@ def task_sql(q: MeasureQuery, needed: set[str], dialect: Dialect, *,
     A task is a trace, judged by its root span; with ``task_span_names``, a trace holding a span
     of one of those names, judged by that span. A task's dimensions come from its root (or task)
     span, else from any span of the trace that has one; filters apply to those task values.
+    Feedback joins by ``trace_id`` only: feedback naming just a span is not counted.
     """
     names = list(task_span_names)
     if names:
