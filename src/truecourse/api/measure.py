@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from truecourse.api.params import parse_time
@@ -32,38 +33,40 @@ def _rt(request: Request) -> Runtime:
     return rt
 
 
-def _query(since: str | None, until: str | None, group_by: str | None,
-           filters: dict[str, str | None], subject: str | None) -> MeasureQuery:
-    window = Window.of(parse_time(since, "since"), parse_time(until, "until"))
-    return MeasureQuery.build(window, group_by, filters, subject)
+@dataclass
+class _Common:
+    """The window, filters and subject every measure route takes (a FastAPI dependency)."""
+
+    since: str | None = _SINCE
+    until: str | None = _UNTIL
+    subject: str | None = _SUBJECT
+    service: str | None = None
+    env: str | None = None
+    version: str | None = None
+    model: str | None = None
+    provider: str | None = None
+    operation: str | None = None
+    prompt_version: str | None = None
+    index_version: str | None = None
+    tool_name: str | None = None
+
+    def query(self, group_by: str | None = None) -> MeasureQuery:
+        window = Window.of(parse_time(self.since, "since"), parse_time(self.until, "until"))
+        filters = {d: getattr(self, d) for d in DIMENSIONS}
+        return MeasureQuery.build(window, group_by, filters, self.subject)
 
 
-def _filters(service: str | None, env: str | None, version: str | None, model: str | None,
-             provider: str | None, operation: str | None, prompt_version: str | None,
-             index_version: str | None, tool_name: str | None) -> dict[str, str | None]:
-    return {"service": service, "env": env, "version": version, "model": model,
-            "provider": provider, "operation": operation, "prompt_version": prompt_version,
-            "index_version": index_version, "tool_name": tool_name}
-
-
-async def _run(fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
-    return await run_in_threadpool(fn, *args, **kw)
+async def _run(fn: Callable[..., Any], *args: Any) -> Any:
+    return await run_in_threadpool(fn, *args)
 
 
 @router.get("/scorecard", summary="Service and AI behaviour metrics per group")
 async def get_scorecard(
     request: Request, group_by: str | None = _GROUP, metrics: str | None = _METRICS,
-    since: str | None = _SINCE, until: str | None = _UNTIL, subject: str | None = _SUBJECT,
-    service: str | None = None, env: str | None = None, version: str | None = None,
-    model: str | None = None, provider: str | None = None, operation: str | None = None,
-    prompt_version: str | None = None, index_version: str | None = None,
-    tool_name: str | None = None,
+    common: _Common = Depends(),
 ) -> Any:
     rt = _rt(request)
-    q = _query(since, until, group_by, _filters(service, env, version, model, provider,
-                                                operation, prompt_version, index_version,
-                                                tool_name), subject)
-    return await _run(scorecard, rt.store, q, metrics, rt.config.measure)
+    return await _run(scorecard, rt.store, common.query(group_by), metrics, rt.config.measure)
 
 
 @router.get("/timeseries", summary="One metric per time bucket, optionally per group")
@@ -71,18 +74,11 @@ async def get_timeseries(
     request: Request, metric: str = Query(..., description="a scorecard metric name"),
     step: str | None = Query(None, description="bucket width: 30s, 5m, 1h, 1d (default ~60 "
                                                "points)"),
-    group_by: str | None = _GROUP, since: str | None = _SINCE, until: str | None = _UNTIL,
-    subject: str | None = _SUBJECT,
-    service: str | None = None, env: str | None = None, version: str | None = None,
-    model: str | None = None, provider: str | None = None, operation: str | None = None,
-    prompt_version: str | None = None, index_version: str | None = None,
-    tool_name: str | None = None,
+    group_by: str | None = _GROUP, common: _Common = Depends(),
 ) -> Any:
     rt = _rt(request)
-    q = _query(since, until, group_by, _filters(service, env, version, model, provider,
-                                                operation, prompt_version, index_version,
-                                                tool_name), subject)
-    return await _run(timeseries, rt.store, q, metric, step, rt.config.measure)
+    return await _run(timeseries, rt.store, common.query(group_by), metric, step,
+                      rt.config.measure)
 
 
 @router.get("/compare", summary="Two values of a dimension, metric by metric, with tests")
@@ -91,18 +87,13 @@ async def get_compare(
     dimension: str = Query(..., description=", ".join(DIMENSIONS)),
     a: str = Query(..., description="baseline value, e.g. v7"),
     b: str = Query(..., description="candidate value, e.g. v8"),
-    metrics: str | None = _METRICS, since: str | None = _SINCE, until: str | None = _UNTIL,
-    subject: str | None = _SUBJECT,
+    metrics: str | None = _METRICS,
     alpha: float = Query(0.05, gt=0, lt=1, description="significance level"),
-    service: str | None = None, env: str | None = None, version: str | None = None,
-    model: str | None = None, provider: str | None = None, operation: str | None = None,
-    prompt_version: str | None = None, index_version: str | None = None,
-    tool_name: str | None = None,
+    common: _Common = Depends(),
 ) -> Any:
     rt = _rt(request)
-    q = _query(since, until, None, _filters(service, env, version, model, provider, operation,
-                                            prompt_version, index_version, tool_name), subject)
-    return await _run(compare, rt.store, q, dimension, a, b, metrics, rt.config.measure, alpha)
+    return await _run(compare, rt.store, common.query(), dimension, a, b, metrics,
+                      rt.config.measure, alpha)
 
 
 @router.get("/pricing", summary="The pricing catalog in force and the models it cannot price")
@@ -113,8 +104,5 @@ async def get_pricing(request: Request, since: str | None = Query(
     window = Window.of(parse_time(since, "since"), None)
     unknown = await _run(unknown_models, rt.store, window)
     return {"version": catalog.version, "unit": "USD per 1M tokens",
-            "models": [{"provider": p.provider, "model": p.model, "input": p.input,
-                        "output": p.output, "cached_input": p.cached_input,
-                        "cache_write": p.cache_write, "source": p.source, "as_of": p.as_of}
-                       for p in catalog.entries],
+            "models": [p.to_dict() for p in catalog.entries],
             "unknown_models": unknown, "window": window.to_dict()}

@@ -9,18 +9,19 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from truecourse.cli.spans import DEFAULT_URL, get_json
+from truecourse.cli.spans import DEFAULT_URL, get_json, open_db
 from truecourse.errors import InvalidInput, TrueCourseError
-from truecourse.store.base import Store
+
+if TYPE_CHECKING:
+    from truecourse.store.base import Store
 
 _URL = typer.Option(os.environ.get("TRUECOURSE_URL", DEFAULT_URL),
                     help="TrueCourse server (env TRUECOURSE_URL).")
@@ -58,22 +59,6 @@ def _parse_filters(text: str | None) -> dict[str, str]:
     return out
 
 
-@contextmanager
-def _open_db(db: str, write: bool = False) -> Iterator[Store]:
-    from truecourse.store import DuckDBStore
-
-    if db != ":memory:" and not Path(db).is_file():
-        raise InvalidInput(f"--db {db}: no such DuckDB file",
-                           hint="pass the file a stopped `truecourse serve` wrote, or use --url")
-    store = DuckDBStore(db, read_only=not write)
-    try:
-        if write:
-            store.migrate()
-        yield store
-    finally:
-        store.close()
-
-
 def _settings(config: Path | None) -> Any:
     from truecourse.config import load_config
 
@@ -83,7 +68,7 @@ def _settings(config: Path | None) -> Any:
 def _run(db: str | None, url: str, path: str, params: dict[str, Any],
          local: Callable[[Store], dict[str, Any]]) -> dict[str, Any]:
     if db:
-        with _open_db(db) as store:
+        with open_db(db) as store:
             return local(store)
     return get_json(url, path, {k: v for k, v in params.items() if v is not None})
 
@@ -231,11 +216,7 @@ def pricing_list(
     rows = [p for p in catalog.entries if provider is None or p.provider == provider]
     if as_json:
         typer.echo(json.dumps({"version": catalog.version, "unit": "USD per 1M tokens",
-                               "models": [{"provider": p.provider, "model": p.model,
-                                           "input": p.input, "output": p.output,
-                                           "cached_input": p.cached_input,
-                                           "cache_write": p.cache_write, "source": p.source,
-                                           "as_of": p.as_of} for p in rows]}, indent=2))
+                               "models": [p.to_dict() for p in rows]}, indent=2))
         return
     table = Table(header_style="bold", title=f"pricing catalog {catalog.version} "
                                              "(USD per 1M tokens)")
@@ -298,7 +279,7 @@ def cost_recompute(
     try:
         catalog = pricing_catalog(_settings(config))
         window = Window.of(parse_time(since, "since"), None)
-        with _open_db(db, write=True) as store:
+        with open_db(db, write=True) as store:
             result = recompute_costs(store, catalog, window)
     except TrueCourseError as exc:
         raise _fail(exc) from exc

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import typer
@@ -14,6 +16,9 @@ from rich.console import Console
 from rich.table import Table
 
 from truecourse.errors import InvalidInput, RetryableError, TrueCourseError
+
+if TYPE_CHECKING:
+    from truecourse.store.base import Store
 
 DEFAULT_URL = "http://127.0.0.1:4318"
 
@@ -49,17 +54,33 @@ def get_json(url: str, path: str, params: dict[str, Any],
     return data
 
 
-def fetch_spans_db(db: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Read spans from a DuckDB file directly (the server must not be running on it)."""
-    from truecourse.api.params import one_of, parse_time, parse_trace_id
-    from truecourse.model import OPERATIONS
-    from truecourse.store import DuckDBStore, SpanQuery
+@contextmanager
+def open_db(db: str, write: bool = False) -> Iterator[Store]:
+    """A stopped server's DuckDB file (read-only unless ``write``, then migrated), closed after.
+
+    Raises InvalidInput naming the path when the file does not exist.
+    """
+    from truecourse.store import DuckDBStore
 
     if db != ":memory:" and not Path(db).is_file():
         raise InvalidInput(f"--db {db}: no such DuckDB file",
                            hint="pass the file a stopped `truecourse serve` wrote, or use --url")
-    store = DuckDBStore(db, read_only=True)
+    store = DuckDBStore(db, read_only=not write)
     try:
+        if write:
+            store.migrate()
+        yield store
+    finally:
+        store.close()
+
+
+def fetch_spans_db(db: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Read spans from a DuckDB file directly (the server must not be running on it)."""
+    from truecourse.api.params import one_of, parse_time, parse_trace_id
+    from truecourse.model import OPERATIONS
+    from truecourse.store import SpanQuery
+
+    with open_db(db) as store:
         q = SpanQuery(
             service=params.get("service"), env=params.get("env"), version=params.get("version"),
             model=params.get("model"), provider=params.get("provider"),
@@ -71,8 +92,6 @@ def fetch_spans_db(db: str, params: dict[str, Any]) -> dict[str, Any]:
             until=parse_time(params.get("until"), "until"),
             text=params.get("q"), limit=params.get("limit") or 20)
         page = store.spans(q)
-    finally:
-        store.close()
     return {"items": page.items, "next_cursor": page.next_cursor, "count": len(page.items)}
 
 

@@ -21,13 +21,14 @@ from truecourse.config.measure import MeasureConfig
 from truecourse.errors import InvalidInput
 from truecourse.measure.metrics import DIMENSIONS, SUBJECTS, Metric
 from truecourse.measure.query import MeasureQuery, check_names
-from truecourse.measure.scorecard import _query_groups, derive, metric_set
+from truecourse.measure.scorecard import aggregate_groups, derive, metric_set
 from truecourse.measure.significance import (
     TestResult,
     bootstrap_mean,
     mann_whitney,
     two_proportions,
 )
+from truecourse.measure.sql import window_where
 from truecourse.store.base import Store
 
 __all__ = ["MAX_SAMPLES", "compare"]
@@ -47,18 +48,9 @@ _RATE_INPUTS: dict[str, tuple[str, str]] = {
 }
 
 
-def _where(q: MeasureQuery) -> tuple[str, list[Any]]:
-    clauses = ["start_time >= ?", "start_time < ?"]
-    params: list[Any] = [q.window.since, q.window.until]
-    for dim, value in q.filters.items():
-        clauses.append(f"{dim} = ?")
-        params.append(value)
-    return " AND ".join(clauses), params
-
-
 def _known_values(store: Store, q: MeasureQuery, dimension: str) -> list[str]:
     base = replace(q, filters={k: v for k, v in q.filters.items() if k != dimension})
-    where, params = _where(base)
+    where, params = window_where(base)
     table = store.select(
         f"SELECT {dimension} AS v, count(*) AS n FROM spans WHERE {where} "
         f"AND {dimension} IS NOT NULL GROUP BY 1 ORDER BY 2 DESC LIMIT 20", params)
@@ -66,13 +58,13 @@ def _known_values(store: Store, q: MeasureQuery, dimension: str) -> list[str]:
 
 
 def _count(store: Store, q: MeasureQuery) -> int:
-    where, params = _where(q)
+    where, params = window_where(q)
     table = store.select(f"SELECT count(*) AS n FROM spans WHERE {where}", params)
     return int(table.column("n")[0].as_py())
 
 
 def _sample(store: Store, q: MeasureQuery, column: str, subject: str) -> np.ndarray:
-    where, params = _where(q)
+    where, params = window_where(q)
     inner = f"SELECT {column} AS v FROM spans WHERE {where} AND {subject} AND {column} IS NOT NULL"
     if store.dialect == "postgresql":
         sql = f"{inner} ORDER BY random() LIMIT {MAX_SAMPLES}"
@@ -134,7 +126,7 @@ def compare(store: Store, q: MeasureQuery, dimension: str, a: str, b: str,
                 f"{label}: no spans with {dimension}={value!r} in the window",
                 hint=("values with data: " + ", ".join(known)) if known else
                      "no spans in the window have this dimension; widen the window")
-        groups = _query_groups(store, side, names, mset, settings, None)
+        groups = aggregate_groups(store, side, names, mset, settings, None)
         values = groups.get((), {})
         derive(values, side.window.seconds)
         sides[label] = (side, values)

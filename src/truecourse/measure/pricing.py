@@ -81,7 +81,7 @@ class Price:
     ``cached_input`` (prompt-cache read) and ``cache_write`` (cache creation) are None where the
     vendor bills those tokens at the ``input`` price or has no prompt cache. ``source`` is the
     vendor page the price comes from (for an override, where it was configured); ``as_of`` the
-    ISO date it was checked, "" when not stated. ``aliases`` are other ids of the same model.
+    ISO date it was recorded, "" when not stated. ``aliases`` are other ids of the same model.
     """
 
     provider: str
@@ -93,6 +93,12 @@ class Price:
     source: str = ""
     as_of: str = ""
     aliases: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The price as JSON-ready fields (aliases left out), as the API and CLI list it."""
+        return {"provider": self.provider, "model": self.model, "input": self.input,
+                "output": self.output, "cached_input": self.cached_input,
+                "cache_write": self.cache_write, "source": self.source, "as_of": self.as_of}
 
 
 def cost_usd(

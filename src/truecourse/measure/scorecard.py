@@ -136,7 +136,7 @@ def _settings(settings: MeasureConfig | None) -> MeasureConfig:
     return settings if settings is not None else MeasureConfig()
 
 
-def _query_groups(store: Store, q: MeasureQuery, names: Sequence[str], mset: MetricSet,
+def aggregate_groups(store: Store, q: MeasureQuery, names: Sequence[str], mset: MetricSet,
                   settings: MeasureConfig, step_s: int | None) -> dict[tuple[Any, ...], dict]:
     span_needed, task_needed = mset.needed(names)
     dialect = Dialect(store.dialect)
@@ -187,7 +187,7 @@ def scorecard(store: Store, q: MeasureQuery, metrics: str | Sequence[str] | None
     settings = _settings(settings)
     mset = metric_set(store)
     names = mset.resolve(metrics)
-    groups = _query_groups(store, q, names, mset, settings, None)
+    groups = aggregate_groups(store, q, names, mset, settings, None)
     out_groups = []
     for key, values in groups.items():
         derive(values, q.window.seconds)
@@ -220,7 +220,7 @@ def timeseries(store: Store, q: MeasureQuery, metric: str, step: str | int | Non
         raise InvalidInput("metric is required", hint="allowed: " + ", ".join(mset.metrics))
     (name,) = mset.resolve([metric])
     step_s = parse_step(step, q.window)
-    groups = _query_groups(store, q, [name], mset, settings, step_s)
+    groups = aggregate_groups(store, q, [name], mset, settings, step_s)
     step_ns = step_s * 1_000_000_000
     # integer nanoseconds: a float loses the "- 1" at 1e18 and adds a bucket past ``until``
     first = _unix_ns(q.window.since) // step_ns * step_ns

@@ -14,7 +14,7 @@ from typing import Any
 from truecourse.measure.metrics import SUBJECTS
 from truecourse.measure.query import MeasureQuery
 
-__all__ = ["QUANTILES", "Dialect", "SqlPlan", "span_sql", "task_sql"]
+__all__ = ["QUANTILES", "Dialect", "SqlPlan", "span_sql", "task_sql", "window_where"]
 
 #: The latency percentiles, in the order the quantile aggregate returns them.
 QUANTILES: dict[str, float] = {
@@ -58,7 +58,8 @@ class SqlPlan:
     quantiles: list[str] = field(default_factory=list)
 
 
-def _where(q: MeasureQuery, *, with_filters: bool = True) -> tuple[str, list[Any]]:
+def window_where(q: MeasureQuery, *, with_filters: bool = True) -> tuple[str, list[Any]]:
+    """``q``'s window and (unless ``with_filters`` is False) its filters, as SQL and params."""
     clauses = ["start_time >= ?", "start_time < ?"]
     params: list[Any] = [q.window.since, q.window.until]
     if with_filters:
@@ -108,7 +109,7 @@ def span_sql(q: MeasureQuery, needed: set[str], dialect: Dialect, *,
     keys = list(q.group_by)
     if step_ns is not None:
         keys.append(f"{dialect.bucket('start_unix_nano', step_ns)} AS {BUCKET}")
-    where, params = _where(q)
+    where, params = window_where(q)
     if q.resolved_subject == "ai_calls":  # other spans have no AI dimension to group by
         where += f" AND {subj}"
     sql = f"SELECT {', '.join([*keys, *select]) or 'count(*) AS _rows'} FROM spans WHERE {where}"
@@ -152,7 +153,7 @@ def task_sql(q: MeasureQuery, needed: set[str], dialect: Dialect, *,
     params += root_params
     if step_ns is not None:
         t_cols.append("min(start_unix_nano) AS start_unix_nano")
-    where, wparams = _where(q, with_filters=False)
+    where, wparams = window_where(q, with_filters=False)
     params += wparams
     having = ""
     if names:
