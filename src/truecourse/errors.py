@@ -11,6 +11,7 @@
      │    └── NotFound                   a trace, span or resource that does not exist (HTTP 404)
      └── RetryableError                  the same input may succeed later (HTTP 503, exit 75)
           ├── QueueFull                  the ingest queue is full (503 + Retry-After)
+          ├── QueueUnavailable           the ingest log (NATS JetStream) cannot be reached
           └── StoreUnavailable           the database cannot be opened or written right now
 
 Foreign errors are re-raised as one of these with ``raise ... from`` at the boundary where they
@@ -90,3 +91,7 @@ class QueueFull(RetryableError):
 
 class StoreUnavailable(RetryableError):
     """The store could not be opened or written."""
+
+
+class QueueUnavailable(RetryableError):
+    """The ingest log (NATS JetStream) cannot be reached or did not acknowledge in time."""

@@ -14,8 +14,9 @@ from truecourse.measure.prometheus import SliMetrics
 from truecourse.pipeline.metrics import PipelineMetrics
 from truecourse.pipeline.normalize import NormalizeProcessor, pricing_catalog
 from truecourse.pipeline.processors import build_processors
-from truecourse.pipeline.runner import Consumer, Pipeline
+from truecourse.pipeline.runner import Consumer, Pipeline, Router, split_stateful
 from truecourse.pipeline.workers import IngestWorkers
+from truecourse.queue.log import IngestLog
 from truecourse.store import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -31,24 +32,35 @@ class Runtime:
     metrics: PipelineMetrics
     consumers: dict[str, Consumer] = field(default_factory=dict)
     workers: IngestWorkers | None = None
+    #: with ``--queue``: batches go to this JetStream log and ``truecourse worker`` writes them
+    ingest_log: IngestLog | None = None
     started: bool = False
 
     @classmethod
     def build(cls, config: TrueCourseConfig | None = None, db: str | None = None,
-              consumers: dict[str, Consumer] | None = None) -> Runtime:
+              consumers: dict[str, Consumer] | None = None,
+              queue: str | None = None) -> Runtime:
         """Open the store (``db`` overrides ``storage.db``), migrate it, build the pipeline.
 
-        Raises ``StoreUnavailable`` when the database cannot be opened and ``ConfigError``
-        when the pipeline config names something unknown.
+        With a queue (``queue`` or ``queue.url``) this process is an ingest node: it runs the
+        stages before the first stateful one and publishes to the ingest log (connected by
+        the app's lifespan); ``truecourse worker`` runs the rest and writes. Raises
+        ``StoreUnavailable`` when the database cannot be opened and ``ConfigError`` when the
+        pipeline config names something unknown.
         """
         cfg = config or load_config(None)
+        queue_url = queue or cfg.queue.url
+        ingest_log = IngestLog(cfg.queue, queue_url) if queue_url else None
         store = open_store(db or cfg.storage.db, checkpoint_mb=cfg.storage.checkpoint_mb)
         try:
             store.migrate()
             pricing = pricing_catalog(cfg.measure)
+            router: Router | None
             stages, router = build_processors(
                 cfg.pipeline, cfg.catalog,
                 normalize_factory=lambda: NormalizeProcessor(pricing))
+            if ingest_log is not None:
+                stages, router = split_stateful(stages)[0], None
         except BaseException:
             store.close()
             raise
@@ -68,8 +80,9 @@ class Runtime:
         if cfg.server.ingest_workers > 0:
             workers = IngestWorkers(cfg, cfg.server.ingest_workers,
                                     max_inflight=cfg.server.queue_max_batches,
-                                    retry_after_s=cfg.server.retry_after_s)
-        return cls(cfg, store, pipeline, metrics, dict(consumers or {}), workers)
+                                    retry_after_s=cfg.server.retry_after_s,
+                                    front_only=ingest_log is not None)
+        return cls(cfg, store, pipeline, metrics, dict(consumers or {}), workers, ingest_log)
 
     def start(self) -> None:
         """Start downstream-first: the writer, then the ingest workers."""

@@ -25,10 +25,18 @@ def create_app(runtime: Runtime, *, manage_lifecycle: bool = True) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if manage_lifecycle:
             runtime.start()
+            if runtime.ingest_log is not None:
+                try:
+                    await runtime.ingest_log.connect()
+                except BaseException:
+                    runtime.shutdown()
+                    raise
         try:
             yield
         finally:
             if manage_lifecycle:
+                if runtime.ingest_log is not None:
+                    await runtime.ingest_log.close()  # after uvicorn answered in-flight requests
                 runtime.shutdown()
 
     app = FastAPI(

@@ -8,10 +8,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from truecourse.api.otlp import read_body
+from truecourse.api.otlp import publish, read_body
 from truecourse.api.responses import ORJSONResponse
 from truecourse.errors import InvalidInput
 from truecourse.ingest.events import events_from_json
+from truecourse.pipeline.runner import STORE
+from truecourse.queue.log import batch_key
 from truecourse.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1", default_response_class=ORJSONResponse)
@@ -37,7 +39,11 @@ async def post_events(request: Request) -> Any:
             {"error": {"type": "InvalidInput", "message": detail or "no events in the body"},
              "accepted": 0, "ids": [], "rejected": result.rejected},
             status_code=422)
-    future = await run_in_threadpool(rt.pipeline.submit, result.batch)
-    await asyncio.wrap_future(future)
+    if rt.ingest_log is not None:
+        rows = await run_in_threadpool(rt.pipeline.process, result.batch)
+        await publish(rt, rows.get(STORE), batch_key("events", body))
+    else:
+        future = await run_in_threadpool(rt.pipeline.submit, result.batch)
+        await asyncio.wrap_future(future)
     rt.metrics.accepted.labels("events").inc(len(result.ids))
     return {"accepted": len(result.ids), "ids": result.ids, "rejected": result.rejected}

@@ -21,7 +21,8 @@ async def healthz() -> Any:
     return {"status": "ok"}
 
 
-@router.get("/readyz", tags=["health"], summary="Store reachable and writer running")
+@router.get("/readyz", tags=["health"],
+            summary="Store (and queue) reachable, writer running")
 async def readyz(request: Request) -> Any:
     rt: Runtime = request.app.state.runtime
     problems = []
@@ -29,6 +30,11 @@ async def readyz(request: Request) -> Any:
         await run_in_threadpool(rt.store.ping)
     except TrueCourseError as exc:
         problems.append(f"store: {exc}")
+    if rt.ingest_log is not None:
+        try:
+            await rt.ingest_log.ping()
+        except TrueCourseError as exc:
+            problems.append(f"queue: {exc}")
     if not rt.pipeline.healthy:
         problems.append("pipeline writer is not running")
     if rt.workers is not None and not rt.workers.healthy:

@@ -19,9 +19,13 @@ from google.rpc import status_pb2
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from truecourse import faults
 from truecourse.api.responses import retry_headers
 from truecourse.errors import PayloadTooLarge, TrueCourseError, UnsupportedMediaType
 from truecourse.ingest.otlp import JSON, PROTOBUF, decode, encode_response, media_type
+from truecourse.model import ArrowBatch, Batch
+from truecourse.pipeline.runner import STORE
+from truecourse.queue.log import batch_key
 from truecourse.runtime import Runtime
 
 router = APIRouter()
@@ -64,6 +68,23 @@ def _export_inline(rt: Runtime, signal: str, body: bytes, content_type: str | No
     return n, result.rejected, result.error_message, future
 
 
+def _process_inline(rt: Runtime, signal: str, body: bytes, content_type: str | None,
+                    encoding: str | None) -> tuple[int, int, str, Batch | None]:
+    result = decode(signal, body, content_type, encoding, rt.config.server.max_body_bytes)
+    n = len(result.batch)
+    stored = rt.pipeline.process(result.batch).get(STORE) if n else None
+    return n, result.rejected, result.error_message, stored
+
+
+async def publish(rt: Runtime, rows: Batch | ArrowBatch | None, key: str) -> None:
+    """Queue mode: put processed rows in the ingest log; returns once JetStream stored them."""
+    if rows is None or not len(rows) or rt.ingest_log is None:
+        return
+    arrow = await run_in_threadpool(rows.to_arrow)
+    await rt.ingest_log.publish(rows.table, arrow, key)
+    await faults.pause("server.after_publish")
+
+
 @dataclass(frozen=True)
 class Outcome:
     accepted: int
@@ -75,6 +96,8 @@ async def _export(rt: Runtime, signal: str, request: Request, body: bytes) -> Ou
     """Decode, process and commit one body (in a worker process when configured)."""
     ctype = request.headers.get("content-type")
     encoding = request.headers.get("content-encoding")
+    if rt.ingest_log is not None:
+        return await _export_to_queue(rt, signal, body, ctype, encoding)
     if rt.workers is None:
         accepted, rejected, message, future = await run_in_threadpool(
             _export_inline, rt, signal, body, ctype, encoding)
@@ -87,6 +110,25 @@ async def _export(rt: Runtime, signal: str, request: Request, body: bytes) -> Ou
         future = rt.pipeline.enqueue(work.routed(), work.table) if work.parts else None
     if future is not None:
         await asyncio.wrap_future(future)
+    return Outcome(accepted, rejected, message)
+
+
+async def _export_to_queue(rt: Runtime, signal: str, body: bytes, ctype: str | None,
+                           encoding: str | None) -> Outcome:
+    """Decode and run the stateless stages here; the queue workers run the rest and write."""
+    key = batch_key(signal, body, ctype, encoding)
+    rows: Batch | ArrowBatch | None
+    if rt.workers is None:
+        accepted, rejected, message, rows = await run_in_threadpool(
+            _process_inline, rt, signal, body, ctype, encoding)
+    else:
+        work = await rt.workers.export(signal, body, ctype, encoding,
+                                       rt.config.server.max_body_bytes)
+        accepted, rejected, message = work.accepted, work.rejected, work.error_message
+        rt.metrics.process_seconds.observe(work.seconds)
+        rt.pipeline.count_dropped(work.dropped, work.table)
+        rows = work.routed().get(STORE)
+    await publish(rt, rows, key)
     return Outcome(accepted, rejected, message)
 
 

@@ -21,7 +21,9 @@ from rich.text import Text
 from truecourse import __version__
 from truecourse.cli.measure import compare_command, cost_app, pricing_app, scorecard_command
 from truecourse.cli.spans import spans_command
+from truecourse.cli.worker import check_queue, require_shared_store, worker_command
 from truecourse.errors import InvalidInput, TrueCourseError
+from truecourse.queue.log import masked_url
 
 app = typer.Typer(
     name="truecourse",
@@ -67,14 +69,22 @@ def serve(
                                                "127.0.0.1)."),
     port: int | None = typer.Option(None, help="Port for OTLP/HTTP, API and UI (default: "
                                                "server.port, 4318)."),
-    db: str | None = typer.Option(None, help="DuckDB file path (default: storage.db, "
-                                             f"{DEFAULT_DB})."),
+    db: str | None = typer.Option(None, help="DuckDB file path or postgresql:// URL (default: "
+                                             f"storage.db, {DEFAULT_DB})."),
+    queue: str | None = typer.Option(None, help="nats:// URL of a NATS JetStream server: "
+                                                "publish accepted batches there for "
+                                                "`truecourse worker` to write (default: "
+                                                "queue.url; none)."),
     config: Path | None = typer.Option(None, "--config", "-c",
                                        help=f"truecourse.yaml (default: ./{DEFAULT_CONFIG} when "
                                             "present)."),
     log_level: str = typer.Option("warning", help="uvicorn log level."),
 ) -> None:
-    """Run the server: OTLP receivers, REST API, metrics and UI on one port."""
+    """Run the server: OTLP receivers, REST API, metrics and UI on one port.
+
+    With --queue it is a stateless ingest node: a batch is answered 200 once JetStream
+    stored it, and `truecourse worker` processes write it to the store.
+    """
     import uvicorn
 
     from truecourse.api import create_app
@@ -90,9 +100,13 @@ def serve(
                 f"refusing to bind to non-loopback address {bind_host}: no API keys are "
                 "configured, so anyone who can reach it could write and read telemetry",
                 hint="bind to 127.0.0.1 and put an authenticating proxy in front")
+        queue_url = queue or cfg.queue.url
+        if queue_url:
+            require_shared_store(db or cfg.storage.db)
+            check_queue(cfg, queue_url)
         sock = _listen(bind_host, bind_port)  # before opening the store: fail fast and cheap
         try:
-            rt = Runtime.build(cfg, db=db)
+            rt = Runtime.build(cfg, db=db, queue=queue_url)
         except BaseException:
             sock.close()
             raise
@@ -100,8 +114,9 @@ def serve(
         raise fail(exc) from exc
     bind_port = sock.getsockname()[1]
     base = f"http://{bind_host}:{bind_port}"
+    via = f"queue: {masked_url(queue_url)} → " if queue_url else ""
     out.print(f"[bold]TrueCourse {__version__}[/] serving on [cyan]{base}[/] "
-              f"(store: {rt.store.url})", highlight=False)
+              f"({via}store: {rt.store.url})", highlight=False)
     out.print(f"  send OTLP:  OTEL_EXPORTER_OTLP_ENDPOINT={base}  "
               f"(protobuf or JSON at {base}/v1/traces, /v1/logs, /v1/metrics)", highlight=False)
     out.print(f"  look:       truecourse spans --url {base}   ·   {base}/api/v1/spans   ·   "
@@ -181,6 +196,7 @@ def version() -> None:
               f"duckdb {duckdb.__version__})", highlight=False)
 
 
+app.command("worker")(worker_command)
 app.command("spans")(spans_command)
 app.command("scorecard")(scorecard_command)
 app.command("compare")(compare_command)

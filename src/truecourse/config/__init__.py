@@ -28,6 +28,7 @@ from truecourse.config.rules import MatchRule
 from truecourse.config.schema import (
     CatalogConfig,
     PipelineConfig,
+    QueueConfig,
     ServerConfig,
     ServiceEntry,
     StorageConfig,
@@ -49,6 +50,7 @@ __all__ = [
     "NormalizeConfig",
     "PipelineConfig",
     "PriceOverride",
+    "QueueConfig",
     "ProcessorEntry",
     "RouteConfig",
     "RouteRule",

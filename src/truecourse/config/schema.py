@@ -94,6 +94,81 @@ class StorageConfig(BaseModel):
         return v
 
 
+class QueueConfig(BaseModel):
+    """The ingest log (scale-out): NATS JetStream between ingest nodes and pipeline workers.
+
+    Off unless ``url`` (or ``--queue``) names a NATS server; then ``serve`` publishes every
+    accepted batch to the stream and ``truecourse worker`` processes write it to the store.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = Field(
+        default=None,
+        description="`nats://host:port` of the NATS server with JetStream; empty: no queue, the "
+        "server writes to the store itself.",
+    )
+    stream: str = Field(
+        default="TRUECOURSE_INGEST", pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="JetStream stream name (created on first use; its limits are updated to "
+        "these settings).",
+    )
+    subject_prefix: str = Field(
+        default="truecourse.ingest", pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$",
+        description="Batches are published to `<prefix>.<table>`.",
+    )
+    max_bytes: int = Field(
+        default=1024 ** 3, ge=1024,
+        description="Most bytes of unprocessed batches the stream holds; when full, receivers "
+        "answer 503 with Retry-After.",
+    )
+    max_age_s: float = Field(
+        default=7 * 86_400, gt=0, allow_inf_nan=False,
+        description="Unprocessed batches older than this are discarded by JetStream; size it "
+        "above the longest outage of the workers or the database you want to ride out.",
+    )
+    duplicate_window_s: float = Field(
+        default=120, ge=0, allow_inf_nan=False,
+        description="JetStream drops a republished batch (a sender's retry of the same body) "
+        "within this window; the workers' ledger catches later repeats.",
+    )
+    replicas: int = Field(
+        default=1, ge=1, le=5, description="Stream replicas (a NATS cluster: 3 for HA)."
+    )
+    consumer: str = Field(
+        default="truecourse-workers", pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="Durable pull consumer that all workers share.",
+    )
+    ack_wait_s: float = Field(
+        default=30, gt=0, allow_inf_nan=False,
+        description="A batch not acknowledged this long after delivery (a worker died) is "
+        "delivered to another worker. Workers extend it while a write is retried.",
+    )
+    fetch_batch: int = Field(
+        default=32, ge=1, le=10_000,
+        description="Most messages a worker takes per fetch and commits in one transaction.",
+    )
+    publish_timeout_s: float = Field(
+        default=5, gt=0, allow_inf_nan=False,
+        description="How long a receiver waits for JetStream's acknowledgement before "
+        "answering 503.",
+    )
+    ledger_keep_s: float = Field(
+        default=8 * 86_400, gt=0, allow_inf_nan=False,
+        description="How long the store remembers which batches it committed (at-least-once "
+        "redelivery is skipped by it); keep it above `max_age_s`.",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _nats_scheme(cls, v: str | None) -> str | None:
+        if v in (None, ""):
+            return None
+        if not v.startswith(("nats://", "tls://")):
+            raise ValueError(f"unsupported queue URL {v!r}; use nats://host:4222")
+        return v
+
+
 class ServiceEntry(BaseModel):
     """One service of the catalog: who owns it, how critical it is, what it calls."""
 
@@ -232,6 +307,7 @@ class TrueCourseConfig(BaseModel):
     measure: MeasureConfig = Field(
         default_factory=MeasureConfig, description=MeasureConfig.__doc__
     )
+    queue: QueueConfig = Field(default_factory=QueueConfig, description=QueueConfig.__doc__)
 
     @model_validator(mode="before")
     @classmethod

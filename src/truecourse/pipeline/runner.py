@@ -80,6 +80,19 @@ def run_stages(stages: Sequence[Processor], router: Router | None,
     return routed, dropped
 
 
+def split_stateful(stages: Sequence[Processor]) -> tuple[list[Processor], list[Processor]]:
+    """``(front, back)``: the stages before the first stateful one, and the rest.
+
+    With a queue, ingest nodes run ``front`` (filter, normalize, guard, enrich: each row on its
+    own, so the stream never holds unmasked text) and workers run ``back`` (dedupe keeps a
+    window of earlier batches) and the router.
+    """
+    for i, stage in enumerate(stages):
+        if getattr(stage, "stateful", False):
+            return list(stages[:i]), list(stages[i:])
+    return list(stages), []
+
+
 _STOP = object()
 
 

@@ -35,7 +35,7 @@ from truecourse.errors import QueueFull, RetryableError
 from truecourse.ingest.otlp import decode
 from truecourse.model import ArrowBatch
 from truecourse.pipeline.base import Processor
-from truecourse.pipeline.runner import Router, run_stages
+from truecourse.pipeline.runner import Router, run_stages, split_stateful
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +79,12 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def _init_worker(config: TrueCourseConfig) -> None:
-    """Build this worker's own stages from the config (runs once per child process)."""
+def _init_worker(config: TrueCourseConfig, front_only: bool = False) -> None:
+    """Build this worker's own stages from the config (runs once per child process).
+
+    ``front_only`` (an ingest node in front of a queue): only the stages before the first
+    stateful one, and no router; the queue workers run the rest.
+    """
     global _stages, _router
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when workers stop
     _exit_with_parent()
@@ -90,6 +94,8 @@ def _init_worker(config: TrueCourseConfig) -> None:
     pricing = pricing_catalog(config.measure)
     _stages, _router = build_processors(config.pipeline, config.catalog,
                                         normalize_factory=lambda: NormalizeProcessor(pricing))
+    if front_only:
+        _stages, _router = split_stateful(_stages)[0], None
     for stage in reversed(_stages):
         stage.start()
 
@@ -120,8 +126,9 @@ class IngestWorkers:
     """A pool of ingest worker processes with a bound on requests in flight."""
 
     def __init__(self, config: TrueCourseConfig, workers: int, max_inflight: int,
-                 retry_after_s: int = 1) -> None:
+                 retry_after_s: int = 1, *, front_only: bool = False) -> None:
         self.config = config
+        self.front_only = front_only
         self.workers = workers
         self.max_inflight = max_inflight
         self.retry_after_s = retry_after_s
@@ -140,7 +147,8 @@ class IngestWorkers:
     def _new_pool(self) -> ProcessPoolExecutor:
         ctx = multiprocessing.get_context("spawn")
         return ProcessPoolExecutor(max_workers=1, mp_context=ctx,
-                                   initializer=_init_worker, initargs=(self.config,))
+                                   initializer=_init_worker,
+                                   initargs=(self.config, self.front_only))
 
     def shutdown(self) -> None:
         """Stop the workers (requests still in flight finish first). Safe to call twice."""

@@ -91,6 +91,9 @@ class LogDedupeStats(StageStats):
 class SpanDeduper(Stage[SpanDedupeStats]):
     """Drops spans whose (trace_id, span_id) was seen within the window."""
 
+    #: remembers earlier batches: with a queue it runs on the workers, not the ingest nodes
+    stateful = True
+
     def __init__(
         self, config: DedupeConfig, name: str = "dedupe_spans", clock: Clock = time.monotonic
     ) -> None:
@@ -118,6 +121,8 @@ class SpanDeduper(Stage[SpanDedupeStats]):
 
 class LogDeduper(Stage[LogDedupeStats]):
     """Folds identical log records in a batch; drops repeats of earlier batches' records."""
+
+    stateful = True
 
     def __init__(
         self, config: DedupeConfig, name: str = "dedupe_logs", clock: Clock = time.monotonic

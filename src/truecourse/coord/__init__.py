@@ -1,0 +1,1 @@
+"""Coordination between nodes: one leader for scheduled work."""

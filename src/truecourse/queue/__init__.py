@@ -1,0 +1,1 @@
+"""The ingest log between ingest nodes and pipeline workers (NATS JetStream)."""
