@@ -1,6 +1,13 @@
-"""End-to-end ingest benchmark: OTLP protobuf → running server → queryable in DuckDB.
+"""End-to-end ingest benchmark: OTLP protobuf → running server → queryable in the store.
 
     python bench/ingest.py --traces 20000
+    python bench/ingest.py --db postgresql://postgres@127.0.0.1/test \
+        --queue nats://127.0.0.1:4222 --queue-workers 1,2
+
+With ``--db`` it also runs PostgreSQL direct (a fresh database per run, dropped after); with
+``--queue`` also ``serve --queue`` + N ``truecourse worker`` processes on PostgreSQL, for each N
+in ``--queue-workers`` (a fresh stream per run). All settings run on the same payloads in one
+invocation, so their figures compare.
 
 Starts ``truecourse serve`` on a fresh DuckDB file, sends N realistic GenAI traces (3 spans
 each) as OTLP protobuf in batches of ~512 spans from several client threads, and waits until
@@ -12,6 +19,7 @@ In the same run it times the reference: decoding the same payloads with ``opente
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import socket
 import statistics
@@ -20,6 +28,10 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext, suppress
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -91,8 +103,11 @@ def decode_reference(bodies: list[bytes]) -> tuple[float, float, float]:
     return parse_rate, walk_rate, dict_rate
 
 
-def run_server(db: str, port: int, config: str | None = None) -> subprocess.Popen[bytes]:
+def run_server(db: str, port: int, config: str | None = None,
+               queue: str | None = None) -> subprocess.Popen[bytes]:
     extra = ["--config", config] if config else []
+    if queue:
+        extra += ["--queue", queue]
     proc = subprocess.Popen(
         [sys.executable, "-m", "truecourse", "serve", "--db", db, "--port", str(port), *extra],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -144,6 +159,15 @@ def send_all(base: str, bodies: list[bytes], threads: int) -> tuple[int, int]:
     return len(bodies), retries[0]
 
 
+@dataclass(frozen=True)
+class Setting:
+    label: str
+    ingest_workers: int = 1
+    pg: str | None = None  # admin URL: a fresh database is made from it per run
+    queue: str | None = None
+    queue_workers: int = 0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--traces", type=int, default=20_000, help="traces to send (3 spans each)")
@@ -154,7 +178,16 @@ def main() -> None:
                     help="comma-separated server.ingest_workers settings to run, e.g. 0,1")
     ap.add_argument("--repeat", type=int, default=3,
                     help="runs per setting, each on a fresh server and file (median reported)")
+    ap.add_argument("--db", default=None,
+                    help="a postgresql:// URL: also run PostgreSQL direct (and the queue runs) "
+                         "on fresh databases created through it")
+    ap.add_argument("--queue", default=None,
+                    help="a nats:// URL: also run serve --queue + workers (needs --db)")
+    ap.add_argument("--queue-workers", default="1,2",
+                    help="comma-separated numbers of truecourse worker processes")
     args = ap.parse_args()
+    if args.queue and not args.db:
+        raise SystemExit("--queue needs --db postgresql://... (workers write to PostgreSQL)")
 
     items = list(payloads(args.traces, args.batch))
     bodies = [b for b, _ in items]
@@ -168,47 +201,120 @@ def main() -> None:
           f"parse + read all fields {walk_rate:,.0f} spans/s; "
           f"parse + MessageToDict {dict_rate:,.0f} spans/s")
 
-    for workers in [int(w) for w in args.ingest_workers.split(",")]:
-        rates = sorted(run_one(bodies, total, workers, args.threads)
-                       for _ in range(args.repeat))
-        e2e = statistics.median(rates)
-        print(f"[ingest_workers={workers}] median of {len(rates)}: {e2e:,.0f} spans/s end to end "
+    settings = [Setting(f"duckdb ingest_workers={w}", ingest_workers=int(w))
+                for w in args.ingest_workers.split(",")]
+    if args.db:
+        settings.append(Setting("postgresql direct", pg=args.db))
+    if args.queue:
+        settings += [Setting(f"nats + postgresql, {n} worker{'s' if n > 1 else ''}", pg=args.db,
+                             queue=args.queue, queue_workers=n)
+                     for n in (int(x) for x in args.queue_workers.split(","))]
+    medians: dict[str, float] = {}
+    for setting in settings:
+        rates = sorted(run_one(bodies, total, setting, args.threads) for _ in range(args.repeat))
+        e2e = medians[setting.label] = statistics.median(rates)
+        print(f"[{setting.label}] median of {len(rates)}: {e2e:,.0f} spans/s end to end "
               f"(runs: {', '.join(f'{r:,.0f}' for r in rates)})")
-        print(f"[ingest_workers={workers}] ratio to decode-only: parse + read all fields "
+        print(f"[{setting.label}] ratio to decode-only: parse + read all fields "
               f"{e2e / walk_rate:.2f}, parse only {e2e / parse_rate:.3f}, "
               f"parse + MessageToDict {e2e / dict_rate:.2f}")
+    queue_runs = [s for s in settings if s.queue]
+    if len(queue_runs) >= 2:
+        one = medians[queue_runs[0].label]
+        for s in queue_runs[1:]:
+            print(f"scaling: {s.queue_workers} workers / {queue_runs[0].queue_workers} worker = "
+                  f"{medians[s.label] / one:.2f}x")
 
 
-def run_one(bodies: list[bytes], total: int, workers: int, threads: int) -> float:
-    tmp = tempfile.mkdtemp(prefix="tc-bench-")
-    db = os.path.join(tmp, "bench.duckdb")
-    config = os.path.join(tmp, "truecourse.yaml")
-    Path(config).write_text(f"server:\n  ingest_workers: {workers}\n")
-    port = free_port()
-    proc = run_server(db, port, config)
-    base = f"http://127.0.0.1:{port}"
+@contextmanager
+def fresh_database(admin_url: str) -> Iterator[str]:
+    """A new PostgreSQL database next to ``admin_url``'s, dropped afterwards."""
+    import psycopg
+
+    name = f"tc_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    base, _, _ = admin_url.rpartition("/")
     try:
-        t0 = time.perf_counter()
-        _, retries = send_all(base, bodies, threads)
-        t_acked = time.perf_counter() - t0
-        while True:
-            r = httpx.get(f"{base}/api/v1/services", timeout=30).json()
-            stored = sum(s["span_count"] for s in r["items"])
-            if stored >= total:
-                break
-            time.sleep(0.05)
-        t_query = time.perf_counter() - t0
-        rss = peak_rss_mib(proc.pid)
-        kids = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
-        kid_rss = sum(peak_rss_mib(k) for k in kids)
+        yield f"{base}/{name}"
     finally:
-        proc.terminate()
-        proc.wait(30)
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def delete_stream(url: str, stream: str) -> None:
+    import nats
+
+    async def go() -> None:
+        nc = await nats.connect(url)
+        with suppress(Exception):
+            await nc.jetstream().delete_stream(stream)
+        await nc.close()
+
+    asyncio.run(go())
+
+
+def start_workers(n: int, queue: str, db: str, config: str) -> list[subprocess.Popen[bytes]]:
+    procs = []
+    for _ in range(n):
+        p = subprocess.Popen([sys.executable, "-m", "truecourse", "worker", "--queue", queue,
+                              "--db", db, "--config", config],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert p.stdout is not None
+        line = p.stdout.readline().decode()
+        if "truecourse worker: stream" not in line:
+            raise SystemExit(f"worker did not start: {line}{p.stdout.read().decode()}")
+        procs.append(p)
+    return procs
+
+
+def run_one(bodies: list[bytes], total: int, setting: Setting, threads: int) -> float:
+    tmp = tempfile.mkdtemp(prefix="tc-bench-")
+    config = os.path.join(tmp, "truecourse.yaml")
+    text = f"server:\n  ingest_workers: {setting.ingest_workers}\n"
+    stream = f"TCBENCH_{uuid.uuid4().hex[:8].upper()}"
+    if setting.queue:
+        text += (f"queue:\n  stream: {stream}\n  subject_prefix: tcbench.{stream.lower()}\n"
+                 "  consumer: bench\n")
+    Path(config).write_text(text)
+    store = (nullcontext(os.path.join(tmp, "bench.duckdb")) if setting.pg is None
+             else fresh_database(setting.pg))
+    with store as db:
+        port = free_port()
+        proc = run_server(db, port, config, setting.queue)
+        workers = (start_workers(setting.queue_workers, setting.queue, db, config)
+                   if setting.queue else [])
+        base = f"http://127.0.0.1:{port}"
+        try:
+            t0 = time.perf_counter()
+            _, retries = send_all(base, bodies, threads)
+            t_acked = time.perf_counter() - t0
+            while True:
+                r = httpx.get(f"{base}/api/v1/services", timeout=30).json()
+                stored = sum(s["span_count"] for s in r["items"])
+                if stored >= total:
+                    break
+                time.sleep(0.05)
+            t_query = time.perf_counter() - t0
+            rss = peak_rss_mib(proc.pid)
+            kids = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
+            kid_rss = sum(peak_rss_mib(k) for k in kids)
+            worker_rss = sum(peak_rss_mib(w.pid) for w in workers)
+        finally:
+            for w in workers:
+                w.terminate()
+            proc.terminate()
+            proc.wait(30)
+            for w in workers:
+                w.wait(30)
+            if setting.queue:
+                delete_stream(setting.queue, stream)
     e2e = total / t_query
-    print(f"[ingest_workers={workers}] {total} spans acknowledged in {t_acked:.2f} s, "
+    print(f"[{setting.label}] {total} spans acknowledged in {t_acked:.2f} s, "
           f"queryable after {t_query:.2f} s -> {e2e:,.0f} spans/s; server peak RSS "
           f"{rss:.0f} MiB" + (f" + {kid_rss:.0f} MiB in {len(kids)} helper processes"
                                if kids else "")
+          + (f" + {worker_rss:.0f} MiB in {len(workers)} workers" if workers else "")
           + f" ({retries} backpressure retries, {threads} client connections)")
     return e2e
 
