@@ -132,6 +132,7 @@ class IngestLog:
         self.url = url
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
+        self._first_error: Exception | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -144,13 +145,21 @@ class IngestLog:
         if self._nc is not None:
             return
         try:
+            # nats-py retries a failed first connect up to max_reconnect_attempts (forever at -1),
+            # so a first, bounded attempt makes an unreachable server an error at start-up
+            first = await nats.connect(self.url, connect_timeout=3, allow_reconnect=False,
+                                       max_reconnect_attempts=1, reconnect_time_wait=0.1,
+                                       error_cb=self._remember)
+            await first.close()
             nc = await nats.connect(
                 self.url, connect_timeout=3, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
                 allow_reconnect=True, name="truecourse",
                 error_cb=self._on_error, disconnected_cb=self._on_disconnect)
         except (TimeoutError, OSError, nats.errors.Error) as exc:
+            cause = self._first_error or exc
             raise QueueUnavailable(
-                f"cannot connect to NATS at {masked_url(self.url)}: {exc or type(exc).__name__}",
+                f"cannot connect to NATS at {masked_url(self.url)}: "
+                f"{getattr(cause, 'strerror', None) or cause or type(cause).__name__}",
                 hint="check nats-server is running with JetStream (-js) and the --queue URL "
                      "host and port") from exc
         self._nc = nc
@@ -160,6 +169,9 @@ class IngestLog:
         except BaseException:
             await self.close()
             raise
+
+    async def _remember(self, exc: Exception) -> None:
+        self._first_error = self._first_error or exc
 
     async def _on_error(self, exc: Exception) -> None:
         log.warning("NATS %s: %s", masked_url(self.url), exc)
