@@ -256,3 +256,40 @@ def test_start_up_errors_name_what_is_unreachable(cluster: Cluster, tmp_path: Pa
     assert r.returncode == 2 and "--queue" in r.stderr
     r = _run_cli("worker", "--queue", "redis://x", "--db", cluster.db, cwd=tmp_path)
     assert r.returncode == 2 and "nats://" in r.stderr
+
+
+def test_serve_directly_on_postgresql_and_readyz_follows_the_store(tmp_path: Path) -> None:
+    from conftest import start_server
+    from pg_support import pg_database
+
+    with pg_database() as db:
+        host, port = db.split("@", 1)[1].split("/", 1)[0].split(":")
+        proxy = TcpProxy(host, int(port))
+        server = None
+        try:
+            server = start_server(tmp_path, db=db.replace(f"{host}:{port}",  # type: ignore[arg-type]
+                                                          f"127.0.0.1:{proxy.port}"))
+            r = httpx.post(f"{server.base_url}/v1/traces", content=spans_body(25), headers=PB,
+                           timeout=30)
+            assert r.status_code == 200, r.text
+            page = httpx.get(f"{server.base_url}/api/v1/spans", params={"limit": 100}).json()
+            assert len(page["items"]) == 25
+            proxy.cut()
+            r = httpx.get(f"{server.base_url}/readyz", timeout=30)
+            assert r.status_code == 503
+            assert any(p.startswith("store:") for p in r.json()["problems"])
+            r = httpx.post(f"{server.base_url}/v1/traces", content=spans_body(5), headers=PB,
+                           timeout=30)
+            assert r.status_code == 503 and r.headers.get("Retry-After")
+            proxy.restore()
+            deadline = time.time() + 30
+            while httpx.get(f"{server.base_url}/readyz", timeout=30).status_code != 200:
+                assert time.time() < deadline, server.log.read_text()
+                time.sleep(0.2)
+            r = httpx.post(f"{server.base_url}/v1/traces", content=spans_body(5), headers=PB,
+                           timeout=30)
+            assert r.status_code == 200
+        finally:
+            if server is not None:
+                server.stop()
+            proxy.close()

@@ -39,10 +39,12 @@ async def readyz(request: Request) -> Any:
         problems.append("pipeline writer is not running")
     if rt.workers is not None and not rt.workers.healthy:
         problems.append("ingest workers are not running")
+    body: dict[str, Any] = {"ready": not problems, "problems": problems,
+                            "queue_depth": rt.pipeline.queue_depth()}
     if rt.pipeline.last_error:
-        problems.append(f"last write failed: {rt.pipeline.last_error}")
-    body = {"ready": not problems, "problems": problems,
-            "queue_depth": rt.pipeline.queue_depth()}
+        # informative only: once the store answers again the node must take traffic, or the
+        # write that would clear the error never arrives
+        body["last_write_error"] = rt.pipeline.last_error
     return ORJSONResponse(body, status_code=200 if not problems else 503)
 
 
