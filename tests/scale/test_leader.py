@@ -12,8 +12,9 @@ import uuid
 import psycopg
 import pytest
 
-from conftest import REQUIRE_SERVICES
 from truecourse.coord.leader import LeaderJob, LocalLeaderLock, PgLeaderLock, leader_lock, lock_key
+
+from conftest import REQUIRE_SERVICES
 
 PG = os.environ.get("TRUECOURSE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 

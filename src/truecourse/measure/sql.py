@@ -38,12 +38,17 @@ class Dialect:
         return f"{fn}({column}, [{qlist}]) FILTER (WHERE {where})"
 
     def bucket(self, column: str, step_ns: int) -> str:
-        div = "/" if self.name == "postgresql" else "//"
-        return f"({column} {div} {int(step_ns)}) * {int(step_ns)}"
+        step = int(step_ns)
+        if self.name == "postgresql":
+            # PostgreSQL's integer / truncates toward zero; subtracting the floored remainder
+            # aligns before-1970 times down as DuckDB's // does
+            return f"({column} - ((({column}) % {step}) + {step}) % {step})"
+        return f"({column} // {step}) * {step}"
 
     def json_text(self, column: str, key: str) -> str:
         if self.name == "postgresql":
-            return f"({column}::jsonb ->> '{key}')"
+            # json, not jsonb: parses only as far as the key and accepts \u0000 elsewhere
+            return f"({column}::json ->> '{key}')"
         return f"json_extract_string({column}, '$.{key}')"
 
 

@@ -1,7 +1,8 @@
 """The ``Store`` interface every backend implements, and the query value objects.
 
 Contract: ``write`` commits all given batches in one transaction and returns only once they are
-durable (a crash after it returns loses nothing). Reads may run concurrently with the writer on
+durable (a crash after it returns loses nothing); ``write_once`` does the same for keyed batches
+and skips keys an earlier call committed. Reads may run concurrently with the writer on
 other threads and see only committed data. Backends raise ``StoreUnavailable`` when the database
 cannot be opened or written, and ``InvalidInput`` for a malformed query.
 """
@@ -109,6 +110,27 @@ class Store(Protocol):
 
     def write(self, batches: Sequence[Batch | ArrowBatch]) -> None:
         """Append all batches in one transaction; durable when this returns."""
+        ...
+
+    def write_once(self, keyed: Sequence[tuple[str, Sequence[Batch | ArrowBatch]]]) -> set[str]:
+        """Commit, in ONE transaction, the batches of every key not committed before, and
+        record those keys in the ``ingest_ledger`` table (key, committed_at).
+
+        Returns the keys skipped because an earlier transaction had committed them. A key
+        given twice in one call is written once. Two concurrent callers with the same key: one
+        writes, the other waits for its commit and skips it (if the first rolls back, the
+        second writes). Durable when it returns; on an error nothing of the call is kept.
+        The ingest workers use it for at-least-once delivery without duplicates (key =
+        ``"<stream>:<sequence>"``).
+        """
+        ...
+
+    def prune_ledger(self, older_than: datetime) -> int:
+        """Delete the ledger keys committed before ``older_than``; returns the rows deleted.
+
+        A message redelivered after its key was pruned is written again: keep keys longer
+        than the ingest log can redeliver.
+        """
         ...
 
     def checkpoint(self) -> None:

@@ -119,6 +119,56 @@ class DuckDBStore:
                     con.execute("ROLLBACK")
                 raise StoreUnavailable(f"write to {self.path} failed: {exc}") from exc
 
+    def write_once(self, keyed: Sequence[tuple[str, Sequence[Batch | ArrowBatch]]]) -> set[str]:
+        """See :meth:`truecourse.store.base.Store.write_once`: one BEGIN/COMMIT under the
+        writer lock (DuckDB has one writing process, so the lock is what serializes callers)."""
+        first: dict[str, Sequence[Batch | ArrowBatch]] = {}
+        for key, batches in keyed:
+            first.setdefault(key, batches)
+        if not first:
+            return set()
+        prepared = {k: [b.to_arrow() for b in bs if len(b)] for k, bs in first.items()}
+        tables = {k: [b.table for b in bs if len(b)] for k, bs in first.items()}
+        keys = pa.table({"key": pa.array(list(first), pa.string())})
+        with self._lock:
+            con = self._con
+            try:
+                con.execute("BEGIN")
+                con.register("_tc_keys", keys)
+                done = {r[0] for r in con.execute(
+                    "SELECT l.key FROM ingest_ledger l JOIN _tc_keys k ON l.key = k.key"
+                ).fetchall()}
+                con.execute("INSERT INTO ingest_ledger SELECT key, now() FROM _tc_keys "
+                            "WHERE key NOT IN (SELECT key FROM ingest_ledger)")
+                con.unregister("_tc_keys")
+                by_table: dict[str, list[pa.Table]] = {}
+                for key in first:
+                    if key not in done:
+                        for table, arrow in zip(tables[key], prepared[key], strict=True):
+                            by_table.setdefault(table, []).append(arrow)
+                for table, group in by_table.items():
+                    con.register("_tc_batch", pa.concat_tables(group))
+                    con.execute(f"{_insert_verb(table)} INTO {table} SELECT * FROM _tc_batch")
+                    con.unregister("_tc_batch")
+                con.execute("COMMIT")
+            except BaseException as exc:
+                with contextlib.suppress(duckdb.Error):
+                    con.execute("ROLLBACK")
+                if isinstance(exc, duckdb.Error):
+                    raise StoreUnavailable(f"write to {self.path} failed: {exc}") from exc
+                raise
+        return done
+
+    def prune_ledger(self, older_than: datetime) -> int:
+        """Delete ledger keys committed before ``older_than``; returns the rows deleted."""
+        with self._lock:
+            try:
+                row = self._con.execute("DELETE FROM ingest_ledger WHERE committed_at < ?",
+                                        [older_than]).fetchall()
+            except duckdb.Error as exc:
+                raise StoreUnavailable(f"prune of {self.path} failed: {exc}") from exc
+        return int(row[0][0]) if row else 0
+
     def update_spans(self, updates: pa.Table) -> int:
         """Set columns of stored spans, matched by ``(trace_id, span_id)``; returns rows updated.
 

@@ -18,7 +18,8 @@ class Migration:
 
 
 def migrations(dialect: str) -> list[Migration]:
-    """All migrations shipped for ``dialect`` (``duckdb``, ``postgres``), by version."""
+    """All migrations shipped for ``dialect`` (``duckdb``, ``postgresql``: the folder names,
+    matching ``Store.dialect``), by version."""
     folder = resources.files("truecourse.store") / "migrations" / dialect
     out = []
     for entry in folder.iterdir():
