@@ -36,6 +36,7 @@ from pathlib import Path
 
 import httpx
 import psutil
+import psycopg
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -166,6 +167,7 @@ class Setting:
     pg: str | None = None  # admin URL: a fresh database is made from it per run
     queue: str | None = None
     queue_workers: int = 0
+    drain: bool = False  # publish everything first, then time the workers draining it
 
 
 def main() -> None:
@@ -206,9 +208,11 @@ def main() -> None:
     if args.db:
         settings.append(Setting("postgresql direct", pg=args.db))
     if args.queue:
+        counts = [int(x) for x in args.queue_workers.split(",")]
         settings += [Setting(f"nats + postgresql, {n} worker{'s' if n > 1 else ''}", pg=args.db,
-                             queue=args.queue, queue_workers=n)
-                     for n in (int(x) for x in args.queue_workers.split(","))]
+                             queue=args.queue, queue_workers=n) for n in counts]
+        settings += [Setting(f"drain backlog, {n} worker{'s' if n > 1 else ''}", pg=args.db,
+                             queue=args.queue, queue_workers=n, drain=True) for n in counts]
     medians: dict[str, float] = {}
     for setting in settings:
         rates = sorted(run_one(bodies, total, setting, args.threads) for _ in range(args.repeat))
@@ -218,19 +222,16 @@ def main() -> None:
         print(f"[{setting.label}] ratio to decode-only: parse + read all fields "
               f"{e2e / walk_rate:.2f}, parse only {e2e / parse_rate:.3f}, "
               f"parse + MessageToDict {e2e / dict_rate:.2f}")
-    queue_runs = [s for s in settings if s.queue]
-    if len(queue_runs) >= 2:
-        one = medians[queue_runs[0].label]
-        for s in queue_runs[1:]:
-            print(f"scaling: {s.queue_workers} workers / {queue_runs[0].queue_workers} worker = "
-                  f"{medians[s.label] / one:.2f}x")
+    for drain in (False, True):
+        runs = [s for s in settings if s.queue and s.drain == drain]
+        for s in runs[1:]:
+            print(f"scaling ({'drain' if drain else 'end to end'}): {s.queue_workers} workers / "
+                  f"{runs[0].queue_workers} = {medians[s.label] / medians[runs[0].label]:.2f}x")
 
 
 @contextmanager
 def fresh_database(admin_url: str) -> Iterator[str]:
     """A new PostgreSQL database next to ``admin_url``'s, dropped afterwards."""
-    import psycopg
-
     name = f"tc_bench_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
@@ -283,17 +284,27 @@ def run_one(bodies: list[bytes], total: int, setting: Setting, threads: int) -> 
         port = free_port()
         proc = run_server(db, port, config, setting.queue)
         workers = (start_workers(setting.queue_workers, setting.queue, db, config)
-                   if setting.queue else [])
+                   if setting.queue and not setting.drain else [])
         base = f"http://127.0.0.1:{port}"
+
+        def stored() -> int:
+            if setting.pg is not None:  # a plain count: /services computes percentiles, and on
+                # PostgreSQL polling it would take CPU from the workers being measured
+                with psycopg.connect(db, autocommit=True) as conn:
+                    row = conn.execute("SELECT count(*) FROM spans").fetchone()
+                return int(row[0]) if row else 0
+            r = httpx.get(f"{base}/api/v1/services", timeout=30).json()
+            return sum(s["span_count"] for s in r["items"])
+
         try:
             t0 = time.perf_counter()
             _, retries = send_all(base, bodies, threads)
             t_acked = time.perf_counter() - t0
-            while True:
-                r = httpx.get(f"{base}/api/v1/services", timeout=30).json()
-                stored = sum(s["span_count"] for s in r["items"])
-                if stored >= total:
-                    break
+            if setting.drain:
+                # the backlog is in the stream; time the workers alone once all of them run
+                workers = start_workers(setting.queue_workers, setting.queue, db, config)
+                t0, total_before = time.perf_counter(), stored()
+            while stored() < total:
                 time.sleep(0.05)
             t_query = time.perf_counter() - t0
             rss = peak_rss_mib(proc.pid)
@@ -309,6 +320,12 @@ def run_one(bodies: list[bytes], total: int, setting: Setting, threads: int) -> 
                 w.wait(30)
             if setting.queue:
                 delete_stream(setting.queue, stream)
+    if setting.drain:
+        rate = (total - total_before) / t_query
+        print(f"[{setting.label}] {total} spans published in {t_acked:.2f} s; "
+              f"{total - total_before} drained by {len(workers)} workers in {t_query:.2f} s -> "
+              f"{rate:,.0f} spans/s; {worker_rss:.0f} MiB peak RSS in the workers")
+        return rate
     e2e = total / t_query
     print(f"[{setting.label}] {total} spans acknowledged in {t_acked:.2f} s, "
           f"queryable after {t_query:.2f} s -> {e2e:,.0f} spans/s; server peak RSS "

@@ -28,6 +28,23 @@ def test_span_repeats_dropped_in_and_across_batches() -> None:
     assert stage.stats.duplicates == 2
 
 
+def test_span_dedupe_on_arrow_rows_matches_the_list_path() -> None:
+    from truecourse.model import ArrowBatch
+
+    rows = [{"trace_id": T, "span_id": c * 16} for c in "1213"]
+    by_list = SpanDeduper(config(), clock=FakeClock())
+    by_arrow = SpanDeduper(config(), clock=FakeClock())
+    expected = by_list.process(spans(*rows))
+    got = by_arrow.process_arrow(ArrowBatch("spans", spans(*rows).to_arrow()))
+    assert got.to_arrow().column("span_id").to_pylist() == expected["span_id"] == [
+        "1" * 16, "2" * 16, "3" * 16]
+    again = by_arrow.process_arrow(ArrowBatch("spans", spans(*rows[:2]).to_arrow()))
+    assert len(again) == 0
+    assert by_arrow.stats.duplicates == 3 and by_arrow.stats.rows_out == 3
+    logs_batch = ArrowBatch.empty("logs")
+    assert by_arrow.process_arrow(logs_batch) is logs_batch  # other tables pass untouched
+
+
 def test_span_window_expiry() -> None:
     clock = FakeClock()
     stage = SpanDeduper(config(window_s=10), clock=clock)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
@@ -14,21 +13,15 @@ import pytest
 
 from truecourse.coord.leader import LeaderJob, LocalLeaderLock, PgLeaderLock, leader_lock, lock_key
 
-from conftest import REQUIRE_SERVICES
-
-PG = os.environ.get("TRUECOURSE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+from pg_support import ADMIN_URL as PG
+from pg_support import require_postgres
 
 pytestmark = pytest.mark.services
 
 
 @pytest.fixture(autouse=True)
 def _pg_up() -> None:
-    try:
-        psycopg.connect(PG, connect_timeout=3).close()
-    except psycopg.Error as exc:
-        if REQUIRE_SERVICES:
-            pytest.fail(f"PostgreSQL is not reachable at {PG}: {exc}")
-        pytest.skip(f"PostgreSQL is not reachable at {PG}")
+    require_postgres()
 
 
 def _name() -> str:

@@ -185,6 +185,26 @@ def test_sigterm_finishes_the_batch_in_hand_and_exits_0(cluster: Cluster) -> Non
     assert cluster.stream_state()["messages"] == 0
 
 
+def test_sigterm_on_an_ingest_node_answers_the_request_in_flight(cluster: Cluster) -> None:
+    server = cluster.server(env={"TRUECOURSE_FAULT_PAUSE": "server.after_publish=2"})
+    result: dict[str, int] = {}
+    t = threading.Thread(target=lambda: result.update(
+        status=post(server, spans_body(40), timeout_s=60).status_code))
+    t.start()
+    deadline = time.time() + 30
+    while "fault point server.after_publish" not in server.log.read_text(errors="replace"):
+        assert time.time() < deadline, server.log.read_text()
+        time.sleep(0.05)
+    server.proc.terminate()
+    t.join(60)
+    assert result == {"status": 200}
+    # uvicorn re-raises the signal after its graceful shutdown: "killed by SIGTERM", cleanly
+    assert server.proc.wait(30) in (0, -15)
+    assert "Traceback" not in server.log.read_text(errors="replace")
+    cluster.worker()
+    assert cluster.wait_spans(40) == (40, 40)
+
+
 def test_unreadable_message_is_terminated_and_the_rest_flows(cluster: Cluster) -> None:
     import asyncio
 
@@ -252,6 +272,10 @@ def test_start_up_errors_name_what_is_unreachable(cluster: Cluster, tmp_path: Pa
                  cwd=tmp_path)
     assert r.returncode == 75, r.stderr
     assert "127.0.0.1:1" in r.stderr and "secret" not in r.stderr
+    r = _run_cli("serve", "--db", "postgresql://tc:secret@127.0.0.1:1/test", "--port", "0",
+                 cwd=tmp_path)
+    assert r.returncode == 75, r.stderr
+    assert "cannot connect to PostgreSQL at postgresql://tc:***@127.0.0.1:1/test" in r.stderr
     r = _run_cli("worker", "--db", cluster.db, cwd=tmp_path)
     assert r.returncode == 2 and "--queue" in r.stderr
     r = _run_cli("worker", "--queue", "redis://x", "--db", cluster.db, cwd=tmp_path)

@@ -138,13 +138,21 @@ class QueueWorker:
         routes = bool(getattr(self.router, "routes", True))
         for key, rows in items:
             arrow_rows: ArrowBatch = rows
-            if not routes and not any(arrow_rows.table in s.tables for s in self.stages):
-                out.append((key, [arrow_rows]))  # nothing to do: write the Arrow rows as they are
+            applicable = [s for s in self.stages if arrow_rows.table in s.tables]
+            if not routes and all(hasattr(s, "process_arrow") for s in applicable):
+                # stages that work on Arrow (span dedupe) or none: no conversion to lists
+                for stage in applicable:
+                    before = len(arrow_rows)
+                    arrow_rows = stage.process_arrow(arrow_rows)  # type: ignore[attr-defined]
+                    if len(arrow_rows) < before:
+                        self.metrics.dropped.labels(stage.name, arrow_rows.table).inc(
+                            before - len(arrow_rows))
+                out.append((key, [arrow_rows] if len(arrow_rows) else []))
                 continue
             t0 = time.perf_counter()
             routed, dropped = run_stages(self.stages, self.router, arrow_rows.to_batch())
-            for stage, n in dropped.items():
-                self.metrics.dropped.labels(stage, arrow_rows.table).inc(n)
+            for stage_name, n in dropped.items():
+                self.metrics.dropped.labels(stage_name, arrow_rows.table).inc(n)
             self.metrics.process_seconds.observe(time.perf_counter() - t0)
             stored = routed.get(STORE)
             out.append((key, [stored] if stored is not None and len(stored) else []))

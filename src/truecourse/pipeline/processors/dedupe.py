@@ -25,9 +25,10 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 import orjson
+import pyarrow as pa
 
 from truecourse.config import DedupeConfig
-from truecourse.model import Batch
+from truecourse.model import ArrowBatch, Batch
 from truecourse.pipeline.base import StageStats
 from truecourse.pipeline.processors.stage import Stage, with_columns
 
@@ -105,18 +106,35 @@ class SpanDeduper(Stage[SpanDedupeStats]):
         self.memory.clear()
 
     def apply(self, batch: Batch) -> Batch:
+        return batch.select(self._kept(batch["trace_id"], batch["span_id"]))
+
+    def process_arrow(self, batch: ArrowBatch) -> ArrowBatch:
+        """The same on Arrow rows (queue workers), converting only the two key columns."""
+        if batch.table not in self.tables or not len(batch):
+            return batch
+        t0 = time.perf_counter()
+        arrow = batch.to_arrow()
+        self.stats.rows_in += len(batch)
+        kept = self._kept(arrow.column("trace_id").to_pylist(),
+                          arrow.column("span_id").to_pylist())
+        out = batch if len(kept) == len(batch) else ArrowBatch(
+            batch.table, arrow.take(pa.array(kept, type=pa.int64())))
+        self.stats.rows_out += len(out)
+        self.stats.seconds += time.perf_counter() - t0
+        return out
+
+    def _kept(self, trace_ids: list[str | None], span_ids: list[str | None]) -> list[int]:
         now = self.clock()
         memory = self.memory
         memory.expire(now)
         kept = [
-            i for i, (trace_id, span_id) in enumerate(zip(batch["trace_id"], batch["span_id"],
-                                                          strict=True))
+            i for i, (trace_id, span_id) in enumerate(zip(trace_ids, span_ids, strict=True))
             if trace_id is None or span_id is None
             or not memory.repeat(f"{trace_id}/{span_id}", now)
         ]
-        self.stats.duplicates += len(batch) - len(kept)
+        self.stats.duplicates += len(trace_ids) - len(kept)
         self.stats.evicted = memory.evicted
-        return batch.select(kept)
+        return kept
 
 
 class LogDeduper(Stage[LogDedupeStats]):
