@@ -187,6 +187,8 @@ def main() -> None:
                     help="a nats:// URL: also run serve --queue + workers (needs --db)")
     ap.add_argument("--queue-workers", default="1,2",
                     help="comma-separated numbers of truecourse worker processes")
+    ap.add_argument("--drain-only", action="store_true",
+                    help="with --queue: only the backlog-drain runs (worker scaling)")
     args = ap.parse_args()
     if args.queue and not args.db:
         raise SystemExit("--queue needs --db postgresql://... (workers write to PostgreSQL)")
@@ -207,10 +209,14 @@ def main() -> None:
                 for w in args.ingest_workers.split(",")]
     if args.db:
         settings.append(Setting("postgresql direct", pg=args.db))
+    if args.drain_only:
+        settings = []
     if args.queue:
         counts = [int(x) for x in args.queue_workers.split(",")]
-        settings += [Setting(f"nats + postgresql, {n} worker{'s' if n > 1 else ''}", pg=args.db,
-                             queue=args.queue, queue_workers=n) for n in counts]
+        if not args.drain_only:
+            settings += [Setting(f"nats + postgresql, {n} worker{'s' if n > 1 else ''}",
+                                 pg=args.db, queue=args.queue, queue_workers=n)
+                         for n in counts]
         settings += [Setting(f"drain backlog, {n} worker{'s' if n > 1 else ''}", pg=args.db,
                              queue=args.queue, queue_workers=n, drain=True) for n in counts]
     medians: dict[str, float] = {}
@@ -256,17 +262,33 @@ def delete_stream(url: str, stream: str) -> None:
 
 
 def start_workers(n: int, queue: str, db: str, config: str) -> list[subprocess.Popen[bytes]]:
-    procs = []
-    for _ in range(n):
-        p = subprocess.Popen([sys.executable, "-m", "truecourse", "worker", "--queue", queue,
-                              "--db", db, "--config", config],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    """Start ``n`` workers at once and return when each has subscribed."""
+    procs = [subprocess.Popen([sys.executable, "-m", "truecourse", "worker", "--queue", queue,
+                               "--db", db, "--config", config],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+             for _ in range(n)]
+    for p in procs:
         assert p.stdout is not None
         line = p.stdout.readline().decode()
         if "truecourse worker: stream" not in line:
             raise SystemExit(f"worker did not start: {line}{p.stdout.read().decode()}")
-        procs.append(p)
     return procs
+
+
+def cpu_seconds(workers: list[subprocess.Popen[bytes]]) -> dict[str, float]:
+    """CPU seconds used so far by the workers, by PostgreSQL's processes, and by the machine."""
+    def used(p: psutil.Process) -> float:
+        try:
+            t = p.cpu_times()
+            return float(t.user + t.system)
+        except psutil.Error:
+            return 0.0
+
+    pg = sum(used(p) for p in psutil.process_iter(["name"])
+             if (p.info["name"] or "").startswith("postgres"))
+    total = psutil.cpu_times()
+    return {"workers": sum(used(psutil.Process(w.pid)) for w in workers), "postgres": pg,
+            "all": float(total.user + total.system + getattr(total, "nice", 0.0))}
 
 
 def run_one(bodies: list[bytes], total: int, setting: Setting, threads: int) -> float:
@@ -304,9 +326,12 @@ def run_one(bodies: list[bytes], total: int, setting: Setting, threads: int) -> 
                 # the backlog is in the stream; time the workers alone once all of them run
                 workers = start_workers(setting.queue_workers, setting.queue, db, config)
                 t0, total_before = time.perf_counter(), stored()
+                cpu_before = cpu_seconds(workers)
             while stored() < total:
                 time.sleep(0.05)
             t_query = time.perf_counter() - t0
+            if setting.drain:
+                cpu = {k: v - cpu_before[k] for k, v in cpu_seconds(workers).items()}
             rss = peak_rss_mib(proc.pid)
             kids = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
             kid_rss = sum(peak_rss_mib(k) for k in kids)
@@ -324,7 +349,10 @@ def run_one(bodies: list[bytes], total: int, setting: Setting, threads: int) -> 
         rate = (total - total_before) / t_query
         print(f"[{setting.label}] {total} spans published in {t_acked:.2f} s; "
               f"{total - total_before} drained by {len(workers)} workers in {t_query:.2f} s -> "
-              f"{rate:,.0f} spans/s; {worker_rss:.0f} MiB peak RSS in the workers")
+              f"{rate:,.0f} spans/s; {worker_rss:.0f} MiB peak RSS in the workers; CPU busy "
+              f"(cores): workers {cpu['workers'] / t_query:.2f}, PostgreSQL "
+              f"{cpu['postgres'] / t_query:.2f}, all {cpu['all'] / t_query:.2f} of "
+              f"{os.cpu_count()}")
         return rate
     e2e = total / t_query
     print(f"[{setting.label}] {total} spans acknowledged in {t_acked:.2f} s, "
