@@ -7,6 +7,7 @@ span whose request was answered 200 is stored exactly once.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import threading
@@ -26,7 +27,7 @@ pytestmark = [pytest.mark.services, pytest.mark.e2e]
 def test_batches_flow_through_the_queue_to_two_workers_once(cluster: Cluster) -> None:
     server = cluster.server()
     cluster.worker()
-    cluster.worker()
+    watched = cluster.worker("--metrics-port", "0")
     bodies = [spans_body(50, service=f"svc{i % 3}") for i in range(20)]
     for body in bodies:
         r = post(server, body)
@@ -43,6 +44,13 @@ def test_batches_flow_through_the_queue_to_two_workers_once(cluster: Cluster) ->
     time.sleep(1.0)
     cluster.wait_drained()
     assert cluster.span_counts() == (1000, 1000)
+    # the worker's own Prometheus series
+    url = re.search(r"metrics on (http://\S+/metrics)", watched.text())
+    assert url, watched.text()
+    text = httpx.get(url.group(1)).text
+    written = re.search(r"^truecourse_worker_rows_written_total (\S+)$", text, re.M)
+    assert written and 0 < float(written.group(1)) <= 1000
+    assert re.search(r"^truecourse_worker_store_failing 0\.0$", text, re.M)
 
 
 def test_events_go_through_the_queue(cluster: Cluster) -> None:

@@ -53,6 +53,9 @@ def worker_command(
                                        help="truecourse.yaml (default: ./truecourse.yaml when "
                                             "present)."),
     log_level: str = typer.Option("warning", help="Log level (debug, info, warning, error)."),
+    metrics_port: int | None = typer.Option(
+        None, help="Serve the worker's Prometheus metrics on 127.0.0.1:PORT/metrics (default: "
+                   "off; 0 picks a free port)."),
 ) -> None:
     """Consume the ingest stream, run the pipeline, write to the store, then acknowledge.
 
@@ -73,12 +76,13 @@ def worker_command(
                                hint="pass --queue nats://127.0.0.1:4222 or set queue.url")
         store_url = db or cfg.storage.db
         require_shared_store(store_url)
-        asyncio.run(_run(cfg, queue_url, store_url))
+        asyncio.run(_run(cfg, queue_url, store_url, metrics_port))
     except TrueCourseError as exc:
         raise _fail(exc) from exc
 
 
-async def _run(cfg: TrueCourseConfig, queue_url: str, db: str) -> None:
+async def _run(cfg: TrueCourseConfig, queue_url: str, db: str,
+               metrics_port: int | None = None) -> None:
     from truecourse.coord.leader import LeaderJob, leader_lock
     from truecourse.measure.prometheus import SliMetrics
     from truecourse.pipeline.metrics import PipelineMetrics
@@ -112,11 +116,22 @@ async def _run(cfg: TrueCourseConfig, queue_url: str, db: str) -> None:
                           LEDGER_PRUNE_INTERVAL_S,
                           lambda: store.prune_ledger(datetime.now(UTC) - keep))
         prune.start()
+        where = ""
+        if metrics_port is not None:
+            from prometheus_client import start_http_server
+
+            try:
+                httpd, _ = start_http_server(metrics_port, addr="127.0.0.1",
+                                             registry=metrics.registry)
+            except OSError as exc:
+                raise InvalidInput(f"cannot serve metrics on 127.0.0.1:{metrics_port}: {exc}",
+                                   hint="pick another --metrics-port") from exc
+            where = f"; metrics on http://127.0.0.1:{httpd.server_port}/metrics"
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, worker.request_stop)
         out.print(f"truecourse worker: stream {cfg.queue.stream} on {masked_url(queue_url)} "
-                  f"→ {store.url}", highlight=False)
+                  f"→ {store.url}{where}", highlight=False)
         sys.stdout.flush()
         await worker.run()
         out.print(f"truecourse worker: stopped after {worker.stats.messages} batches "

@@ -22,11 +22,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import nats
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from truecourse import faults
 from truecourse.config import QueueConfig
@@ -52,6 +53,31 @@ class WorkerStats:
     started: float = field(default_factory=time.monotonic)
 
 
+class WorkerCollector:
+    """Prometheus series of one worker's :class:`WorkerStats` (read at scrape time)."""
+
+    def __init__(self, stats: WorkerStats) -> None:
+        self.stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        s = self.stats
+        for name, doc, value in (
+                ("truecourse_worker_messages_total", "Queue messages committed and "
+                 "acknowledged.", s.messages),
+                ("truecourse_worker_rows_written_total", "Rows written to the store.",
+                 s.rows_written),
+                ("truecourse_worker_redelivered_skipped_total", "Redelivered messages whose "
+                 "batch was already committed (skipped by the ledger).", s.skipped_keys),
+                ("truecourse_worker_unreadable_total", "Messages no worker can read, "
+                 "terminated.", s.poison),
+                ("truecourse_worker_write_retries_total", "Failed writes retried with backoff.",
+                 s.write_retries)):
+            yield CounterMetricFamily(name, doc, value=value)
+        yield GaugeMetricFamily("truecourse_worker_store_failing",
+                                "1 while the last write failed.",
+                                value=1 if s.last_error else 0)
+
+
 class QueueWorker:
     """One worker process's consumer loop (stateless apart from the dedupe window)."""
 
@@ -69,6 +95,7 @@ class QueueWorker:
         self.metrics = metrics or PipelineMetrics()
         self.backoff_s = backoff_s
         self.stats = WorkerStats()
+        self.metrics.registry.register(WorkerCollector(self.stats))
         self._stop = asyncio.Event()
 
     def request_stop(self) -> None:
