@@ -534,3 +534,23 @@ def test_duckdb_unwritable_path_is_a_clear_error(tmp_path: Path) -> None:
     (ro / "x.duckdb").write_text("this is not a database")
     with pytest.raises(StoreUnavailable, match="cannot open DuckDB database"):
         DuckDBStore(ro / "x.duckdb")
+
+
+def test_execute_runs_state_writes_in_one_transaction(store: Store) -> None:
+    from truecourse.errors import StoreUnavailable
+
+    try:
+        store.execute([("CREATE TABLE tc_state_probe (k VARCHAR PRIMARY KEY, v INTEGER)", [])])
+        counts = store.execute([
+            ("INSERT INTO tc_state_probe VALUES (?, ?), (?, ?)", ["a", 1, "b", 2]),
+            ("UPDATE tc_state_probe SET v = v + 10 WHERE k = ?", ["a"]),
+        ])
+        assert counts == [2, 1]
+        with pytest.raises(StoreUnavailable):  # the second insert fails: nothing of it stays
+            store.execute([("INSERT INTO tc_state_probe VALUES (?, ?)", ["c", 3]),
+                           ("INSERT INTO tc_state_probe VALUES (?, ?)", ["a", 4])])
+        rows = store.select("SELECT k, v FROM tc_state_probe ORDER BY k")
+        assert rows.to_pylist() == [{"k": "a", "v": 11}, {"k": "b", "v": 2}]
+        assert store.execute([("DELETE FROM tc_state_probe WHERE v > ?", [5])]) == [1]
+    finally:
+        store.execute([("DROP TABLE IF EXISTS tc_state_probe", [])])

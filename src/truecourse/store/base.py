@@ -96,6 +96,15 @@ class Store(Protocol):
         """
         ...
 
+    def execute(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
+        """Run write statements (``?`` placeholders) in ONE transaction; rows affected by each.
+
+        For the small state tables of the domain packages (alerts, silences, deliveries; later
+        keys and the audit log), written a few rows at a time — never telemetry, which goes
+        through :meth:`write`. Durable when it returns; raises ``StoreUnavailable``.
+        """
+        ...
+
     def update_spans(self, updates: pa.Table) -> int:
         """Set span columns by ``(trace_id, span_id)`` in one transaction; rows updated."""
         ...

@@ -169,6 +169,24 @@ class DuckDBStore:
                 raise StoreUnavailable(f"prune of {self.path} failed: {exc}") from exc
         return int(row[0][0]) if row else 0
 
+    def execute(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
+        """Write statements (``?`` placeholders) in one transaction; rows affected by each."""
+        counts: list[int] = []
+        with self._lock:
+            con = self._con
+            try:
+                con.execute("BEGIN")
+                for sql, params in statements:
+                    rows = con.execute(sql, list(params)).fetchall()
+                    counts.append(int(rows[0][0]) if rows and isinstance(rows[0][0], int)
+                                  and len(rows) == 1 and len(rows[0]) == 1 else len(rows))
+                con.execute("COMMIT")
+            except duckdb.Error as exc:
+                with contextlib.suppress(duckdb.Error):
+                    con.execute("ROLLBACK")
+                raise StoreUnavailable(f"write to {self.path} failed: {exc}") from exc
+        return counts
+
     def update_spans(self, updates: pa.Table) -> int:
         """Set columns of stored spans, matched by ``(trace_id, span_id)``; returns rows updated.
 

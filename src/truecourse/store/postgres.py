@@ -240,6 +240,17 @@ class PostgresStore:
 
         return self._transaction("prune of", work)
 
+    def execute(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
+        """Write statements (``?`` placeholders) in one transaction; rows affected by each."""
+        def work(conn: psycopg.Connection[Any]) -> list[int]:
+            counts = []
+            for sql, params in statements:
+                cur = conn.execute(pyformat(sql).encode(), list(params))
+                counts.append(int(cur.rowcount))
+            return counts
+
+        return self._transaction("write to", work)
+
     def update_spans(self, updates: pa.Table) -> int:
         """Set columns of stored spans, matched by ``(trace_id, span_id)``; returns rows updated.
 
