@@ -10,6 +10,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from truecourse.model.alerts import SEVERITIES, Alert, fingerprint
     from truecourse.model.batch import (
         BATCH_TYPES,
         ArrowBatch,
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     )
 
 _WHERE = {
+    **dict.fromkeys(("SEVERITIES", "Alert", "fingerprint"), "truecourse.model.alerts"),
     **dict.fromkeys(("BATCH_TYPES", "ArrowBatch", "Batch", "EventBatch", "LogBatch",
                      "MetricBatch", "SpanBatch"), "truecourse.model.batch"),
     **dict.fromkeys(("ARROW_SCHEMAS", "EVENT_COLUMNS", "LOG_COLUMNS", "METRIC_COLUMNS",
@@ -53,6 +55,7 @@ _WHERE = {
 
 __all__ = [
     "ARROW_SCHEMAS",
+    "SEVERITIES",
     "BATCH_TYPES",
     "EVENT_COLUMNS",
     "EVENT_KINDS",
@@ -61,6 +64,7 @@ __all__ = [
     "OPERATIONS",
     "SPAN_COLUMNS",
     "TABLE_COLUMNS",
+    "Alert",
     "ArrowBatch",
     "Batch",
     "Column",
@@ -75,6 +79,7 @@ __all__ = [
     "MetricBatch",
     "SpanBatch",
     "event_row",
+    "fingerprint",
 ]
 
 
