@@ -55,13 +55,13 @@ _WHERE = {
 
 __all__ = [
     "ARROW_SCHEMAS",
-    "SEVERITIES",
     "BATCH_TYPES",
     "EVENT_COLUMNS",
     "EVENT_KINDS",
     "LOG_COLUMNS",
     "METRIC_COLUMNS",
     "OPERATIONS",
+    "SEVERITIES",
     "SPAN_COLUMNS",
     "TABLE_COLUMNS",
     "Alert",
