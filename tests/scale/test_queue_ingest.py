@@ -17,9 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tcp_proxy import TcpProxy
-
 from .conftest import PB, Cluster, post, spans_body
+from tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.services, pytest.mark.e2e]
 

@@ -13,7 +13,6 @@ import psycopg
 import pyarrow as pa
 import pytest
 
-from tcp_proxy import TcpProxy
 from truecourse.errors import InvalidInput, StoreUnavailable
 from truecourse.ingest.otlp import decode
 from truecourse.pipeline.normalize import NormalizeProcessor
@@ -24,6 +23,7 @@ from truecourse.store.postgres import PostgresStore
 
 from otlp_builders import span, trace_request
 from pg_support import pg_database, terminate_connections, truncate
+from tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.services
 
