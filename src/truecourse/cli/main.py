@@ -178,8 +178,14 @@ def validate(
         raise typer.Exit(exc.exit_code) from exc
     services = len(cfg.catalog.services)
     procs = " → ".join(_processor_names(cfg)) or "(none)"
+    detect = cfg.detect
+    extra = ""
+    if detect.slos or detect.rules or cfg.alerting.receivers:
+        extra = (f", {len(detect.slos)} SLOs, {len(detect.rules)} rules, "
+                 f"{len(cfg.alerting.receivers)} alert receivers")
     out.print(f"[green]{config}: valid[/] — {services} catalog "
-              f"service{'' if services == 1 else 's'}, pipeline: {procs}", highlight=False)
+              f"service{'' if services == 1 else 's'}, pipeline: {procs}{extra}",
+              highlight=False)
 
 
 def _processor_names(cfg: Any) -> list[str]:

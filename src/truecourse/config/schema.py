@@ -12,7 +12,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from truecourse.config.alerting import AlertingConfig
 from truecourse.config.checks import Loc, located, unknown_name
+from truecourse.config.detect import DetectConfig, validate_detect
 from truecourse.config.measure import MeasureConfig
 from truecourse.config.processors import (
     RESERVED_DESTINATIONS,
@@ -308,6 +310,20 @@ class TrueCourseConfig(BaseModel):
         default_factory=MeasureConfig, description=MeasureConfig.__doc__
     )
     queue: QueueConfig = Field(default_factory=QueueConfig, description=QueueConfig.__doc__)
+    detect: DetectConfig = Field(default_factory=DetectConfig, description=DetectConfig.__doc__)
+    alerting: AlertingConfig = Field(
+        default_factory=AlertingConfig, description=AlertingConfig.__doc__
+    )
+
+    @model_validator(mode="after")
+    def _services_in_the_catalog(self) -> TrueCourseConfig:
+        # SLOs and rules name services; with a catalog, each must be in it (checked here, the
+        # one place that sees both sections)
+        problems = validate_detect(self.detect, self.catalog)
+        if problems:
+            raise located("TrueCourseConfig", [(_loc(p), p.split(": ", 1)[1], None)
+                                               for p in problems])
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -316,3 +332,12 @@ class TrueCourseConfig(BaseModel):
         if isinstance(data, dict):
             return {k: ({} if v is None and k in cls.model_fields else v) for k, v in data.items()}
         return data
+
+
+def _loc(problem: str) -> Loc:
+    """``("detect", "rules", 2, "metric")`` from ``"detect.rules[2].metric: ..."``."""
+    path = problem.split(": ", 1)[0]
+    out: list[str | int] = []
+    for part in path.replace("]", "").replace("[", ".").split("."):
+        out.append(int(part) if part.isdigit() else part)
+    return tuple(out)
