@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
+from truecourse.alerting import AlertEngine, Dispatcher
 from truecourse.config import TrueCourseConfig, load_config
+from truecourse.context import DeployWindows
+from truecourse.coord.leader import LeaderJob, leader_lock
+from truecourse.detect import Evaluator
 from truecourse.measure.prometheus import SliMetrics
 from truecourse.pipeline.metrics import PipelineMetrics
 from truecourse.pipeline.normalize import NormalizeProcessor, pricing_catalog
@@ -20,6 +25,27 @@ from truecourse.queue.log import IngestLog
 from truecourse.store import Store, open_store
 
 log = logging.getLogger(__name__)
+
+
+class DetectionLoop:
+    """The evaluation scheduler of a server: on the leader, every ``detect.interval_s``, it
+    evaluates the SLOs and rules at every tick due (event time = now), hands the alerts to
+    the alerting engine and flushes its groups (external alerts are flushed the same way)."""
+
+    def __init__(self, config: TrueCourseConfig, store: Store, engine: AlertEngine) -> None:
+        self.engine = engine
+        self.evaluator: Evaluator | None = None
+        if config.detect.slos or config.detect.rules:
+            self.evaluator = Evaluator(store, config.detect, measure=config.measure)
+        self.job = LeaderJob(leader_lock(getattr(store, "dsn", store.url), "detect"),
+                             config.detect.interval_s, self.run_once, "detect",
+                             retry_s=min(5.0, config.detect.interval_s))
+
+    def run_once(self, now: datetime | None = None) -> None:
+        now = now or datetime.now(UTC)
+        alerts = self.evaluator.catch_up(now) if self.evaluator is not None else []
+        self.engine.receive(alerts, now)
+        self.engine.flush(now)
 
 
 @dataclass
@@ -34,6 +60,10 @@ class Runtime:
     workers: IngestWorkers | None = None
     #: with ``--queue``: batches go to this JetStream log and ``truecourse worker`` writes them
     ingest_log: IngestLog | None = None
+    #: alert state, grouping, silences and notification (external alerts and the detectors')
+    alerts: AlertEngine = field(default=None)  # type: ignore[assignment]
+    dispatcher: Dispatcher | None = None
+    detection: DetectionLoop | None = None
     started: bool = False
 
     @classmethod
@@ -82,14 +112,27 @@ class Runtime:
                                     max_inflight=cfg.server.queue_max_batches,
                                     retry_after_s=cfg.server.retry_after_s,
                                     front_only=ingest_log is not None)
-        return cls(cfg, store, pipeline, metrics, dict(consumers or {}), workers, ingest_log)
+        dispatcher = Dispatcher(cfg.alerting)
+        try:
+            engine = AlertEngine(cfg.alerting, cfg.catalog, store=store, dispatcher=dispatcher)
+        except BaseException:
+            store.close()
+            raise
+        engine.set_deploy_window_source(DeployWindows(store))
+        detection = DetectionLoop(cfg, store, engine)
+        return cls(cfg, store, pipeline, metrics, dict(consumers or {}), workers, ingest_log,
+                   engine, dispatcher, detection)
 
     def start(self) -> None:
         """Start downstream-first: the writer, then the ingest workers."""
         if not self.started:
+            if self.dispatcher is not None:
+                self.dispatcher.start()
             self.pipeline.start()
             if self.workers is not None:
                 self.workers.start()
+            if self.detection is not None:
+                self.detection.job.start()
             self.started = True
 
     def shutdown(self) -> None:
@@ -98,8 +141,12 @@ class Runtime:
         Safe to call twice.
         """
         if self.started:
+            if self.detection is not None:
+                self.detection.job.shutdown()
             if self.workers is not None:
                 self.workers.shutdown()
             self.pipeline.shutdown()
+            if self.dispatcher is not None:
+                self.dispatcher.shutdown()
             self.started = False
         self.store.close()

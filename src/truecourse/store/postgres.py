@@ -64,6 +64,9 @@ class PostgresStore:
                  connect_timeout_s: int = CONNECT_TIMEOUT_S) -> None:
         self._connector = Connector(url, connect_timeout_s)
         self.url = self._connector.url
+        #: the URL with its password, for components that open their own connection (the
+        #: leader lock); never print it — ``url`` is the masked form
+        self.dsn = url
         self._lock = threading.Lock()
         self._writer: psycopg.Connection[Any] | None = None
         self._pool = ReaderPool(lambda: self._connect(autocommit=True), pool_size, pool_wait_s)
