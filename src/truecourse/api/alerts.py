@@ -154,3 +154,25 @@ async def alertmanager_webhook(request: Request) -> Any:
 @router.post("/alerts/grafana", summary="Receive a Grafana alerting webhook")
 async def grafana_webhook(request: Request) -> Any:
     return await _external(request, parse_grafana_webhook)
+
+
+@router.get("/slo", summary="SLO status: budget left, burn rate per window, closest condition",
+            tags=["slo"])
+async def slo_list(request: Request, name: str | None = None) -> Any:
+    """Every SLO of ``detect.slos`` (or the one named ``name``) evaluated now: good, total,
+    SLI, error budget and the share of it left, burn rates over each window and the condition
+    closest to firing."""
+    from starlette.concurrency import run_in_threadpool
+
+    from truecourse.detect import slo_status
+
+    rt: Runtime = request.app.state.runtime
+    slos = rt.config.detect.slos
+    if name is not None:
+        slos = [s for s in slos if s.name == name]
+        if not slos:
+            known = ", ".join(s.name for s in rt.config.detect.slos) or "none configured"
+            raise InvalidInput(f"no SLO named {name!r} (known: {known})")
+    now = datetime.now(UTC)
+    items = [await run_in_threadpool(slo_status, rt.store, s, now) for s in slos]
+    return {"items": items, "at": now.isoformat()}

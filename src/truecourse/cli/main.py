@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.text import Text
 
 from truecourse import __version__
+from truecourse.cli.alerts import alerts_command, silence_app, slo_app
 from truecourse.cli.measure import compare_command, cost_app, pricing_app, scorecard_command
 from truecourse.cli.spans import spans_command
 from truecourse.cli.worker import check_queue, require_shared_store, worker_command
@@ -203,6 +204,9 @@ def version() -> None:
 
 
 app.command("worker")(worker_command)
+app.command("alerts")(alerts_command)
+app.add_typer(silence_app, name="silence")
+app.add_typer(slo_app, name="slo")
 app.command("spans")(spans_command)
 app.command("scorecard")(scorecard_command)
 app.command("compare")(compare_command)

@@ -34,10 +34,20 @@ def fetch_spans_http(url: str, params: dict[str, Any], timeout_s: float = 10.0) 
 def get_json(url: str, path: str, params: dict[str, Any],
              timeout_s: float = 30.0) -> dict[str, Any]:
     """GET ``path`` of the server at ``url``; errors become TrueCourse errors with its message."""
+    return request_json(url, "GET", path, params=params, timeout_s=timeout_s)
+
+
+def request_json(url: str, method: str, path: str, *, params: dict[str, Any] | None = None,
+                 body: Any = None, timeout_s: float = 30.0) -> dict[str, Any]:
+    """``method`` ``path`` of the server at ``url`` (a JSON body when given); the JSON answer.
+
+    Unreachable server: ``RetryableError``; 4xx: ``InvalidInput`` with the server's message
+    and hint; 5xx: ``RetryableError``.
+    """
     endpoint = url.rstrip("/") + path
     try:
-        resp = httpx.get(endpoint, params={k: v for k, v in params.items() if v is not None},
-                         timeout=timeout_s)
+        resp = httpx.request(method, endpoint, timeout=timeout_s, json=body,
+                             params={k: v for k, v in (params or {}).items() if v is not None})
     except httpx.HTTPError as exc:
         raise RetryableError(f"cannot reach TrueCourse at {url}: {exc}",
                              hint="start it with `truecourse serve`, pass --url, or read a "
