@@ -12,11 +12,12 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
-from alerting.servers import http_capture, smtp_server
 from truecourse.alerting import AlertEngine, Dispatcher
 from truecourse.config.alerting import AlertingConfig
 from truecourse.config.schema import CatalogConfig
 from truecourse.model.alerts import Alert
+
+from local_servers import http_capture, smtp_server
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 CATALOG = CatalogConfig.model_validate({"services": {"checkout": {
