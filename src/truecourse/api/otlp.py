@@ -10,7 +10,7 @@ encoding (protobuf or JSON).
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import Future
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
@@ -60,20 +60,14 @@ def _status_response(exc: TrueCourseError, media: str) -> Response:
                     media_type=JSON, headers=headers)
 
 
-def _export_inline(rt: Runtime, signal: str, body: bytes, content_type: str | None,
-                   encoding: str | None) -> tuple[int, int, str, Future[None] | None]:
-    result = decode(signal, body, content_type, encoding, rt.config.server.max_body_bytes)
-    n = len(result.batch)
-    future = rt.pipeline.submit(result.batch) if n else None
-    return n, result.rejected, result.error_message, future
-
-
 def _process_inline(rt: Runtime, signal: str, body: bytes, content_type: str | None,
-                    encoding: str | None) -> tuple[int, int, str, Batch | None]:
+                    encoding: str | None) -> tuple[Outcome, str, Mapping[str, Batch]]:
+    """Decode and run this process's stages; the outcome, the table and the rows per
+    destination."""
     result = decode(signal, body, content_type, encoding, rt.config.server.max_body_bytes)
     n = len(result.batch)
-    stored = rt.pipeline.process(result.batch).get(STORE) if n else None
-    return n, result.rejected, result.error_message, stored
+    routed = rt.pipeline.process(result.batch) if n else {}
+    return Outcome(n, result.rejected, result.error_message), result.batch.table, routed
 
 
 async def publish(rt: Runtime, rows: Batch | ArrowBatch | None, key: str) -> None:
@@ -93,43 +87,26 @@ class Outcome:
 
 
 async def _export(rt: Runtime, signal: str, request: Request, body: bytes) -> Outcome:
-    """Decode, process and commit one body (in a worker process when configured)."""
+    """Decode and process one body (in a worker process when configured), then commit it, or
+    with a queue publish it for the queue workers (which run the stateful stages and write)."""
     ctype = request.headers.get("content-type")
     encoding = request.headers.get("content-encoding")
-    if rt.ingest_log is not None:
-        return await _export_to_queue(rt, signal, body, ctype, encoding)
+    routed: Mapping[str, Batch | ArrowBatch]
     if rt.workers is None:
-        accepted, rejected, message, future = await run_in_threadpool(
-            _export_inline, rt, signal, body, ctype, encoding)
-    else:
-        work = await rt.workers.export(signal, body, ctype, encoding,
-                                       rt.config.server.max_body_bytes)
-        accepted, rejected, message = work.accepted, work.rejected, work.error_message
-        rt.metrics.process_seconds.observe(work.seconds)
-        rt.pipeline.count_dropped(work.dropped, work.table)
-        future = rt.pipeline.enqueue(work.routed(), work.table) if work.parts else None
-    if future is not None:
-        await asyncio.wrap_future(future)
-    return Outcome(accepted, rejected, message)
-
-
-async def _export_to_queue(rt: Runtime, signal: str, body: bytes, ctype: str | None,
-                           encoding: str | None) -> Outcome:
-    """Decode and run the stateless stages here; the queue workers run the rest and write."""
-    key = batch_key(signal, body, ctype, encoding)
-    rows: Batch | ArrowBatch | None
-    if rt.workers is None:
-        accepted, rejected, message, rows = await run_in_threadpool(
+        outcome, table, routed = await run_in_threadpool(
             _process_inline, rt, signal, body, ctype, encoding)
     else:
         work = await rt.workers.export(signal, body, ctype, encoding,
                                        rt.config.server.max_body_bytes)
-        accepted, rejected, message = work.accepted, work.rejected, work.error_message
+        outcome, table = Outcome(work.accepted, work.rejected, work.error_message), work.table
         rt.metrics.process_seconds.observe(work.seconds)
         rt.pipeline.count_dropped(work.dropped, work.table)
-        rows = work.routed().get(STORE)
-    await publish(rt, rows, key)
-    return Outcome(accepted, rejected, message)
+        routed = work.routed() if work.parts else {}
+    if rt.ingest_log is not None:
+        await publish(rt, routed.get(STORE), batch_key(signal, body, ctype, encoding))
+    elif routed:
+        await asyncio.wrap_future(rt.pipeline.enqueue(routed, table))
+    return outcome
 
 
 async def _receive(signal: str, request: Request) -> Response:

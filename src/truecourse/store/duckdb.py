@@ -22,7 +22,7 @@ from truecourse.errors import StoreUnavailable
 from truecourse.model import TABLE_COLUMNS, ArrowBatch, Batch
 from truecourse.store.base import EventQuery, LogQuery, MetricQuery, Page, SpanQuery
 from truecourse.store.migrate import migrations
-from truecourse.store.sql import Where, keyset_page
+from truecourse.store.sql import Where, keyset_page, log_where, metric_where, span_where
 
 _JSON_COLUMNS = {t: {c.name for c in cols if c.json} for t, cols in TABLE_COLUMNS.items()}
 
@@ -266,14 +266,7 @@ class DuckDBStore:
         return dict(zip(rows.column(0).to_pylist(), rows.column(1).to_pylist(), strict=True))
 
     def spans(self, q: SpanQuery) -> Page:
-        where = Where()
-        for col in ("service", "env", "version", "model", "provider", "prompt_version",
-                    "operation", "trace_id"):
-            where.equals(col, getattr(q, col))
-        where.equals("status_code", q.status)
-        where.between("start_time", q.since, q.until)
-        where.contains_text(("name", "input_text", "output_text"), q.text)
-        return keyset_page(self._runner("spans"), "spans", where,
+        return keyset_page(self._runner("spans"), "spans", span_where(q),
                            ("start_unix_nano", "span_id"),
                            lambda r: (r["start_unix_nano"], r["span_id"]), q.cursor, q.limit)
 
@@ -306,21 +299,10 @@ class DuckDBStore:
         return rows
 
     def logs(self, q: LogQuery) -> Page:
-        where = Where()
-        where.equals("service", q.service)
-        if q.severity_min is not None:
-            where.add("severity_number >= ?", q.severity_min)
-        where.equals("trace_id", q.trace_id.lower() if q.trace_id else None)
-        where.between("time", q.since, q.until)
-        where.contains_text(("body",), q.text)
-        return self._newest_rows("logs", where, q.cursor, q.limit)
+        return self._newest_rows("logs", log_where(q), q.cursor, q.limit)
 
     def metric_points(self, q: MetricQuery) -> Page:
-        where = Where()
-        for col in ("name", "service", "kind"):
-            where.equals(col, getattr(q, col))
-        where.between("time", q.since, q.until)
-        return self._newest_rows("metric_points", where, q.cursor, q.limit)
+        return self._newest_rows("metric_points", metric_where(q), q.cursor, q.limit)
 
     def _newest_rows(self, table: str, where: Where, cursor: str | None, limit: int) -> Page:
         """A page of a table keyed by ``time_unix_nano``, newest first.

@@ -37,7 +37,16 @@ from truecourse.store.pg_connect import (
     pyformat,
     reason,
 )
-from truecourse.store.sql import MAX_LIMIT, Where, decode_cursor, encode_cursor, keyset_page
+from truecourse.store.sql import (
+    MAX_LIMIT,
+    Where,
+    decode_cursor,
+    encode_cursor,
+    keyset_page,
+    log_where,
+    metric_where,
+    span_where,
+)
 
 __all__ = ["PostgresStore"]
 
@@ -326,14 +335,7 @@ class PostgresStore:
         return lambda sql, params: self._rows(sql, params, table)
 
     def spans(self, q: SpanQuery) -> Page:
-        where = Where()
-        for col in ("service", "env", "version", "model", "provider", "prompt_version",
-                    "operation", "trace_id"):
-            where.equals(col, getattr(q, col))
-        where.equals("status_code", q.status)
-        where.between("start_time", q.since, q.until)
-        where.contains_text(("name", "input_text", "output_text"), q.text)
-        return keyset_page(self._runner("spans"), "spans", where,
+        return keyset_page(self._runner("spans"), "spans", span_where(q),
                            ("start_unix_nano", "span_id"),
                            lambda r: (r["start_unix_nano"], r["span_id"]), q.cursor, q.limit)
 
@@ -369,21 +371,10 @@ class PostgresStore:
         return rows
 
     def logs(self, q: LogQuery) -> Page:
-        where = Where()
-        where.equals("service", q.service)
-        if q.severity_min is not None:
-            where.add("severity_number >= ?", q.severity_min)
-        where.equals("trace_id", q.trace_id.lower() if q.trace_id else None)
-        where.between("time", q.since, q.until)
-        where.contains_text(("body",), q.text)
-        return self._newest_rows("logs", where, q.cursor, q.limit)
+        return self._newest_rows("logs", log_where(q), q.cursor, q.limit)
 
     def metric_points(self, q: MetricQuery) -> Page:
-        where = Where()
-        for col in ("name", "service", "kind"):
-            where.equals(col, getattr(q, col))
-        where.between("time", q.since, q.until)
-        return self._newest_rows("metric_points", where, q.cursor, q.limit)
+        return self._newest_rows("metric_points", metric_where(q), q.cursor, q.limit)
 
     def _newest_rows(self, table: str, where: Where, cursor: str | None, limit: int) -> Page:
         """A page of a table keyed by ``time_unix_nano``, newest first.

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from truecourse.errors import InvalidInput
-from truecourse.store.base import Page
+from truecourse.store.base import LogQuery, MetricQuery, Page, SpanQuery
 
 MAX_LIMIT = 1000
 
@@ -100,3 +100,36 @@ def keyset_page(
         return Page(rows, None)
     rows = rows[:limit]
     return Page(rows, encode_cursor(*key_of(rows[-1])))
+
+
+def span_where(q: SpanQuery) -> Where:
+    """The WHERE clause of a span search (both backends)."""
+    where = Where()
+    for col in ("service", "env", "version", "model", "provider", "prompt_version",
+                "operation", "trace_id"):
+        where.equals(col, getattr(q, col))
+    where.equals("status_code", q.status)
+    where.between("start_time", q.since, q.until)
+    where.contains_text(("name", "input_text", "output_text"), q.text)
+    return where
+
+
+def log_where(q: LogQuery) -> Where:
+    """The WHERE clause of a log search (both backends)."""
+    where = Where()
+    where.equals("service", q.service)
+    if q.severity_min is not None:
+        where.add("severity_number >= ?", q.severity_min)
+    where.equals("trace_id", q.trace_id.lower() if q.trace_id else None)
+    where.between("time", q.since, q.until)
+    where.contains_text(("body",), q.text)
+    return where
+
+
+def metric_where(q: MetricQuery) -> Where:
+    """The WHERE clause of a metric-point search (both backends)."""
+    where = Where()
+    for col in ("name", "service", "kind"):
+        where.equals(col, getattr(q, col))
+    where.between("time", q.since, q.until)
+    return where
