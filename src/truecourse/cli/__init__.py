@@ -1,4 +1,5 @@
-"""The command line: ``truecourse serve | validate | spans | version``."""
+"""The command line: ``truecourse serve | worker | validate | spans | scorecard | ... |
+version`` (``truecourse --help`` lists them all)."""
 
 from truecourse.cli.main import app, main
 

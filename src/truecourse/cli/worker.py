@@ -57,7 +57,7 @@ def worker_command(
         None, help="Serve the worker's Prometheus metrics on 127.0.0.1:PORT/metrics (default: "
                    "off; 0 picks a free port)."),
 ) -> None:
-    """Consume the ingest stream, run the pipeline, write to the store, then acknowledge.
+    """Consume the ingest stream, run the stateful stages, write to the store, acknowledge.
 
     Run as many as you need: they share one durable consumer, so each batch goes to one of
     them. SIGTERM or Ctrl+C finishes the batch in hand and exits 0. Exits 75 when NATS or the
