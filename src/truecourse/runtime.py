@@ -7,6 +7,7 @@ no face wires components itself.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -65,6 +66,13 @@ class Runtime:
     dispatcher: Dispatcher | None = None
     detection: DetectionLoop | None = None
     started: bool = False
+    #: what "now" is for the API's alerting routes: the wall clock, or a simulation's event time
+    #: (``truecourse demo`` drives detection on an accelerated clock, see ``truecourse.sim``)
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    def now(self) -> datetime:
+        """The current instant of :attr:`clock`."""
+        return self.clock()
 
     @classmethod
     def build(cls, config: TrueCourseConfig | None = None, db: str | None = None,
@@ -123,17 +131,24 @@ class Runtime:
         return cls(cfg, store, pipeline, metrics, dict(consumers or {}), workers, ingest_log,
                    engine, dispatcher, detection)
 
-    def start(self) -> None:
-        """Start downstream-first: the writer, then the ingest workers."""
+    def start(self, *, detection: bool = True) -> None:
+        """Start downstream-first: the writer, then the ingest workers; the leader-run
+        detection loop too unless ``detection`` is False (a simulation ticks it on event time
+        and calls :meth:`start_detection` once its clock has caught up with the wall clock)."""
         if not self.started:
             if self.dispatcher is not None:
                 self.dispatcher.start()
             self.pipeline.start()
             if self.workers is not None:
                 self.workers.start()
-            if self.detection is not None:
+            if self.detection is not None and detection:
                 self.detection.job.start()
             self.started = True
+
+    def start_detection(self) -> None:
+        """Start the wall-clock detection loop (after ``start(detection=False)``)."""
+        if self.detection is not None:
+            self.detection.job.start()
 
     def shutdown(self) -> None:
         """Stop upstream-first: workers, then drain the writer, then close the store.

@@ -43,8 +43,8 @@ async def list_alerts(request: Request, status: str | None = None,
     ``suppressed_by`` (deploy) and ``acknowledged_by``."""
     if status not in (None, "firing", "resolved"):
         raise InvalidInput(f"status {status!r} is not firing or resolved")
-    _, engine = _engine(request)
-    items = engine.alerts(datetime.now(UTC), status=status, service=service)
+    rt, engine = _engine(request)
+    items = engine.alerts(rt.now(), status=status, service=service)
     return {"items": items, "count": len(items)}
 
 
@@ -55,8 +55,8 @@ class AckBody(BaseModel):
 
 @router.post("/alerts/{fingerprint}/ack", summary="Acknowledge an alert (PagerDuty too)")
 async def acknowledge(request: Request, fingerprint: str, body: AckBody) -> Any:
-    _, engine = _engine(request)
-    engine.acknowledge(fingerprint, body.by, datetime.now(UTC))
+    rt, engine = _engine(request)
+    engine.acknowledge(fingerprint, body.by, rt.now())
     return {"fingerprint": fingerprint, "acknowledged_by": body.by}
 
 
@@ -102,8 +102,8 @@ def silence_window(starts_at: datetime | None, ends_at: datetime | None,
 
 @router.post("/silences", summary="Create a silence", status_code=201)
 async def add_silence(request: Request, body: SilenceBody) -> Any:
-    _, engine = _engine(request)
-    now = datetime.now(UTC)
+    rt, engine = _engine(request)
+    now = rt.now()
     start, end = silence_window(body.starts_at, body.ends_at, body.duration, now)
     s = engine.add_silence(body.matchers, start, end, body.created_by, body.comment)
     return ORJSONResponse(s.to_dict(now), status_code=201)
@@ -113,15 +113,17 @@ async def add_silence(request: Request, body: SilenceBody) -> Any:
 async def list_silences(request: Request, status: str | None = None) -> Any:
     if status not in (None, "pending", "active", "expired"):
         raise InvalidInput(f"status {status!r} is not pending, active or expired")
-    now = datetime.now(UTC)
+    rt, engine = _engine(request)
+    now = rt.now()
     return {"items": [s.to_dict(now)
-                      for s in _engine(request)[1].silences(now, status=status)]}
+                      for s in engine.silences(now, status=status)]}
 
 
 @router.delete("/silences/{silence_id}", summary="Expire a silence now")
 async def expire_silence(request: Request, silence_id: str) -> Any:
-    now = datetime.now(UTC)
-    return _engine(request)[1].expire_silence(silence_id, now).to_dict(now)
+    rt, engine = _engine(request)
+    now = rt.now()
+    return engine.expire_silence(silence_id, now).to_dict(now)
 
 
 async def _external(request: Request, parse: Any) -> Any:
@@ -132,7 +134,7 @@ async def _external(request: Request, parse: Any) -> Any:
     except orjson.JSONDecodeError as exc:
         raise InvalidInput(f"body is not JSON: {exc}") from exc
     result: ExternalAlerts = parse(data)
-    now = datetime.now(UTC)
+    now = rt.now()
     if result.accepted:
         engine.receive(result.accepted, now)
     rejected = [{"path": r.path, "message": r.message} for r in result.rejected]
@@ -173,6 +175,6 @@ async def slo_list(request: Request, name: str | None = None) -> Any:
         if not slos:
             known = ", ".join(s.name for s in rt.config.detect.slos) or "none configured"
             raise InvalidInput(f"no SLO named {name!r} (known: {known})")
-    now = datetime.now(UTC)
+    now = rt.now()
     items = [await run_in_threadpool(slo_status, rt.store, s, now) for s in slos]
     return {"items": items, "at": now.isoformat()}

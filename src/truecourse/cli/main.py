@@ -9,7 +9,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import platform
-import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,10 @@ from rich.console import Console
 from rich.text import Text
 
 from truecourse import __version__
+from truecourse.api.listen import listen
 from truecourse.cli.alerts import alerts_command, silence_app, slo_app
 from truecourse.cli.measure import compare_command, cost_app, pricing_app, scorecard_command
+from truecourse.cli.sim import bench_app, demo_command
 from truecourse.cli.spans import spans_command
 from truecourse.cli.worker import check_queue, require_shared_store, worker_command
 from truecourse.errors import InvalidInput, TrueCourseError
@@ -105,7 +106,7 @@ def serve(
         if queue_url:
             require_shared_store(db or cfg.storage.db)
             check_queue(cfg, queue_url)
-        sock = _listen(bind_host, bind_port)  # before opening the store: fail fast and cheap
+        sock = listen(bind_host, bind_port)  # before opening the store: fail fast and cheap
         try:
             rt = Runtime.build(cfg, db=db, queue=queue_url)
         except BaseException:
@@ -134,21 +135,6 @@ def serve(
     if not server.started:
         rt.shutdown()
         raise typer.Exit(1)
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    """A listening socket on ``host:port``, or InvalidInput saying why not (port in use, ...)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(2048)
-    except OSError as exc:
-        sock.close()
-        raise InvalidInput(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
-                           hint="pick another --port, or stop what holds it") from exc
-    return sock
 
 
 @app.command()
@@ -203,6 +189,7 @@ def version() -> None:
               f"duckdb {duckdb.__version__})", highlight=False)
 
 
+app.command("demo")(demo_command)
 app.command("worker")(worker_command)
 app.command("alerts")(alerts_command)
 app.add_typer(silence_app, name="silence")
@@ -212,6 +199,7 @@ app.command("scorecard")(scorecard_command)
 app.command("compare")(compare_command)
 app.add_typer(pricing_app, name="pricing")
 app.add_typer(cost_app, name="cost")
+app.add_typer(bench_app, name="bench")
 
 
 def main() -> None:

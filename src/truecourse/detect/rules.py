@@ -212,13 +212,17 @@ class RuleHistory:
         self.until_ns = end
 
     def baseline(self, group: GroupKey, at: datetime) -> Baseline | None:
-        """The group's baseline for the bucket starting at ``at``."""
+        """The group's baseline for the window starting at ``at``: from the buckets that
+        ended by then, so the values being judged are never part of their own baseline."""
         series = self.series.get(group)
         if not series:
             return None
-        buckets = np.fromiter(sorted(series), dtype=np.int64, count=len(series))
-        values = np.fromiter((series[b] for b in buckets), dtype=np.float64, count=len(series))
+        at_ns = (at - _EPOCH) // timedelta(microseconds=1) * 1000
+        done = [b for b in sorted(series) if b + self.step_ns <= at_ns]
+        if not done:
+            return None
+        buckets = np.fromiter(done, dtype=np.int64, count=len(done))
+        values = np.fromiter((series[b] for b in done), dtype=np.float64, count=len(done))
         if self.rule.baseline == "seasonal":
-            at_ns = (at - _EPOCH) // timedelta(microseconds=1) * 1000
             return seasonal_baseline(buckets, values, at_ns)
         return ewma_baseline(values, self.rule.alpha or 0.1)
