@@ -113,22 +113,37 @@ def demo_command(
                         TimeElapsedColumn(), console=out, transient=True)
     task = progress.add_task("simulating", total=None, sim="", spans="")
 
+    pending: list[Any] = []
+
+    def show(batch: list[Any]) -> None:
+        """Print one step's alerts and resolutions, a flood of one alert name as one line."""
+        groups: dict[tuple[str, str, str], list[Any]] = {}
+        for e in batch:
+            a = e.data["alert"]
+            groups.setdefault((e.kind, a.alertname, a.service or ""), []).append(e)
+        for (kind, name, service), es in groups.items():
+            e, a = es[0], es[0].data["alert"]
+            many = f"{len(es)}x " if len(es) > 1 else ""
+            if kind == "resolved":
+                progress.console.print(f"[dim]{_clock(e.at)}[/] [green]resolved[/] {many}{name} "
+                                       f"[cyan]{service}[/]")
+                continue
+            muted = f" [dim](muted: {', '.join(e.data['muted'])})[/]" if e.data["muted"] else ""
+            what = f"{e.text} and {len(es) - 1} more" if len(es) > 1 else e.text
+            progress.console.print(f"[dim]{_clock(e.at)}[/] [bold red]ALERT[/] {many}{name} "
+                                   f"[cyan]{service}[/] {a.labels.get('severity', '')} — "
+                                   f"{what}{muted}")
+
     def on_event(e: Any) -> None:
-        if e.kind == "step":
+        if e.kind in ("alert", "resolved"):
+            pending.append(e)
+        elif e.kind == "step":
+            show(pending)
+            pending.clear()
             progress.update(task, total=e.data["steps"], completed=e.data["step"],
                             sim=f"sim {_clock(e.at)}", spans=f"{e.data['spans']:,} spans")
         elif e.kind == "fault":
             progress.console.print(f"[dim]{_clock(e.at)}[/] [magenta]▶ {e.text}[/]")
-        elif e.kind == "alert":
-            a = e.data["alert"]
-            muted = f" [dim](muted: {', '.join(e.data['muted'])})[/]" if e.data["muted"] else ""
-            sev = a.labels.get("severity", "")
-            progress.console.print(f"[dim]{_clock(e.at)}[/] [bold red]ALERT[/] {a.alertname} "
-                                   f"[cyan]{a.service or ''}[/] {sev} — {e.text}{muted}")
-        elif e.kind == "resolved":
-            a = e.data["alert"]
-            progress.console.print(f"[dim]{_clock(e.at)}[/] [green]resolved[/] {a.alertname} "
-                                   f"[cyan]{a.service or ''}[/]")
 
     try:
         with progress:
