@@ -52,7 +52,7 @@ class ScenarioReport:
         other = sum(len(r.unattributed) for r in self.runs)
         by: dict[str, int] = {}
         for o in outcomes:
-            for name in o.to_dict()["detected_by"]:
+            for name in o.detected_by:
                 by[name] = by.get(name, 0) + 1
         return {
             "scenario": self.name, "description": self.description, "runs": len(self.runs),

@@ -80,13 +80,16 @@ class FaultOutcome:
     mttd_s: float | None
     alerts: list[AlertEpisode]
 
+    @property
+    def detected_by(self) -> list[str]:
+        """The attributed alerts as ``alertname{service=...}``, each once."""
+        return sorted({f"{a.alertname}{{service={a.service}}}" for a in self.alerts})
+
     def to_dict(self) -> dict[str, Any]:
         return {"fault": self.fault.kind, "at_s": self.fault.at_s,
                 "duration_s": self.fault.duration_s, "magnitude": self.fault.magnitude,
                 "started": self.started.isoformat(), "detected": self.detected,
-                "mttd_s": self.mttd_s,
-                "detected_by": sorted({f"{a.alertname}{{service={a.service}}}"
-                                       for a in self.alerts})}
+                "mttd_s": self.mttd_s, "detected_by": self.detected_by}
 
 
 @dataclass
