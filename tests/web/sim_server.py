@@ -45,5 +45,5 @@ def start_filled_server(folder: Path, seed: int = 11) -> FilledServer:
     result, server = run_timeline(TIMELINE, seed=seed, folder=folder, keep_server=True)
     assert server is not None
     since = result.start.replace(second=0, microsecond=0)
-    until = result.start + timedelta(seconds=HORIZON_S + 300)
+    until = result.start + timedelta(seconds=HORIZON_S + 60)
     return FilledServer(server, result, since, until)

@@ -7,6 +7,8 @@ trace and event queries (``/api/v1/spans``, ``/api/v1/traces/{id}``, ``/api/v1/e
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import orjson
@@ -21,7 +23,7 @@ from truecourse.measure.query import MeasureQuery
 from truecourse.measure.scorecard import scorecard
 from truecourse.model import OPERATIONS
 from truecourse.store import EventQuery, SpanQuery, trace_tree
-from truecourse.web.page import guarded, page, runtime_of, state_of
+from truecourse.web.page import gather, guarded, page, runtime_of, state_of
 
 __all__ = ["COMPARE_DIMENSIONS", "COMPARE_METRICS", "MODEL_METRICS", "router"]
 
@@ -45,19 +47,21 @@ def models(request: Request) -> Response:
     rt, st = runtime_of(request), state_of(request)
     m = rt.config.measure
     filters = {"service": st.service, "env": st.env}
-    card = scorecard(rt.store, MeasureQuery.build(st.window, "model,prompt_version", filters),
-                     MODEL_METRICS, m)
     dimension = st.extra.get("dimension") or "prompt_version"
     a, b = st.extra.get("a"), st.extra.get("b")
+    calls: dict[str, Callable[[], Any]] = {"card": partial(
+        scorecard, rt.store, MeasureQuery.build(st.window, "model,prompt_version", filters),
+        MODEL_METRICS, m)}
+    if a and b:
+        calls["result"] = partial(compare, rt.store, MeasureQuery.build(st.window, None, filters),
+                                  dimension, a, b, COMPARE_METRICS, m)
+    got = gather(**calls)
+    card, result = got["card"], got.get("result")
     values: dict[str, set[str]] = {}
     for g in card["groups"]:
         for dim in ("model", "prompt_version"):
             if g["group"].get(dim) is not None:
                 values.setdefault(dim, set()).add(str(g["group"][dim]))
-    result = None
-    if a and b:
-        result = compare(rt.store, MeasureQuery.build(st.window, None, filters), dimension,
-                         a, b, COMPARE_METRICS, m)
     return page(request, "models.html", st, title="Models & prompts", active="/models",
                 card=card, dimension=dimension, a=a, b=b, result=result,
                 dimensions=COMPARE_DIMENSIONS,

@@ -8,6 +8,8 @@ and :func:`measure.timeseries` (``/api/v1/scorecard``, ``/api/v1/timeseries``),
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -20,7 +22,7 @@ from truecourse.measure.query import MeasureQuery
 from truecourse.measure.scorecard import scorecard, timeseries
 from truecourse.runtime import Runtime
 from truecourse.web.graph import dependency_graph
-from truecourse.web.page import guarded, page, runtime_of, state_of
+from truecourse.web.page import gather, guarded, page, runtime_of, state_of
 from truecourse.web.state import PageState
 
 __all__ = ["OVERVIEW_METRICS", "SERVICE_METRICS", "router"]
@@ -44,10 +46,16 @@ def _query(rt: Runtime, st: PageState, group_by: str | None = None,
                               {"service": st.service, "env": st.env, **filters})
 
 
-def _slos(rt: Runtime, service: str | None = None) -> list[dict[str, Any]]:
+def _slo_calls(rt: Runtime, service: str | None = None) -> dict[str, Callable[[], Any]]:
+    """One :func:`slo_status` call per SLO (of ``service``), for :func:`gather`."""
     now = rt.now()
-    return [slo_status(rt.store, s, now) for s in rt.config.detect.slos
-            if service is None or s.service == service]
+    return {f"slo:{i}": partial(slo_status, rt.store, s, now)
+            for i, s in enumerate(rt.config.detect.slos)
+            if service is None or s.service == service}
+
+
+def _slos(results: dict[str, Any]) -> list[dict[str, Any]]:
+    return [v for k, v in results.items() if k.startswith("slo:")]
 
 
 def _chart(series: dict[str, Any], unit: str, markers: list[dict[str, Any]] | None = None
@@ -63,27 +71,31 @@ def _chart(series: dict[str, Any], unit: str, markers: list[dict[str, Any]] | No
 def overview(request: Request) -> Response:
     rt, st = runtime_of(request), state_of(request)
     m = rt.config.measure
-    total = scorecard(rt.store, _query(rt, st), OVERVIEW_METRICS, m)
-    per_service = scorecard(rt.store, _query(rt, st, "service"), OVERVIEW_METRICS, m)
     by_service = _query(rt, st, "service")
-    charts = {
-        "requests": _chart(timeseries(rt.store, by_service, "requests", None, m), "count"),
-        "latency": _chart(timeseries(rt.store, by_service, "latency_p95", None, m), "ms"),
-        "quality": _chart(timeseries(rt.store, by_service, "task_completion_rate", None, m),
-                          "ratio"),
-    }
-    firing = rt.alerts.alerts(rt.now(), status="firing", service=st.service)
+    got = gather(
+        total=partial(scorecard, rt.store, _query(rt, st), OVERVIEW_METRICS, m),
+        per_service=partial(scorecard, rt.store, by_service, OVERVIEW_METRICS, m),
+        requests=partial(timeseries, rt.store, by_service, "requests", None, m),
+        latency=partial(timeseries, rt.store, by_service, "latency_p95", None, m),
+        quality=partial(timeseries, rt.store, by_service, "task_completion_rate", None, m),
+        firing=partial(rt.alerts.alerts, rt.now(), status="firing", service=st.service),
+        **_slo_calls(rt, st.service))
+    charts = {"requests": _chart(got["requests"], "count"),
+              "latency": _chart(got["latency"], "ms"),
+              "quality": _chart(got["quality"], "ratio")}
+    firing = got["firing"]
     open_by_service: dict[str, int] = {}
     for a in firing:
         svc = a["labels"].get("service") or "—"
         open_by_service[svc] = open_by_service.get(svc, 0) + 1
-    slos = _slos(rt, st.service)
+    slos = _slos(got)
     slo_by_service: dict[str, list[dict[str, Any]]] = {}
     for s in slos:
         slo_by_service.setdefault(s["service"] or "—", []).append(s)
+    total = got["total"]
     return page(request, "overview.html", st, title="Overview", active="/",
                 total=total["groups"][0]["metrics"] if total["groups"] else {},
-                groups=per_service["groups"], charts=charts, firing=firing,
+                groups=got["per_service"]["groups"], charts=charts, firing=firing,
                 open_by_service=open_by_service, slos=slos, slo_by_service=slo_by_service,
                 catalog=rt.config.catalog.services, days=st.window.seconds / 86400)
 
@@ -97,21 +109,25 @@ def oncall(request: Request) -> Response:
     if st.service:
         groups = [g for g in groups
                   if any(a["labels"].get("service") == st.service for a in g["alerts"])]
-    changes = recent_changes(rt.store, st.window.since, st.window.until, st.service, 200)
+    got = gather(
+        changes=partial(recent_changes, rt.store, st.window.since, st.window.until,
+                        st.service, 200),
+        errors=partial(timeseries, rt.store, _query(rt, st, "service"), "error_rate", None,
+                       rt.config.measure),
+        **_slo_calls(rt, st.service))
+    changes = got["changes"]
     firing = [a for g in groups for a in g["alerts"]]
     markers = ([{"t": c["time"], "label": f"{c['kind']} {c['service'] or 'all'}"
                  f"{' ' + c['version'] if c['version'] else ''}", "kind": c["kind"]}
                 for c in changes]
                + [{"t": a["starts_at"], "label": a["labels"].get("alertname", "alert"),
                    "kind": "alert"} for a in {a["fingerprint"]: a for a in firing}.values()])
-    errors = timeseries(rt.store, _query(rt, st, "service"), "error_rate", None,
-                        rt.config.measure)
     catalog = rt.config.catalog.services
     burning = sorted({a["labels"].get("service") for a in firing if a["labels"].get("service")})
     owners = [(name, catalog.get(name)) for name in (burning or sorted(catalog))]
     return page(request, "oncall.html", st, title="On-call", active="/oncall", groups=groups,
-                slos=_slos(rt, st.service), changes=changes, owners=owners,
-                burning=burning, chart=_chart(errors, "ratio", markers))
+                slos=_slos(got), changes=changes, owners=owners,
+                burning=burning, chart=_chart(got["errors"], "ratio", markers))
 
 
 @router.get("/services")
@@ -138,25 +154,29 @@ def service(request: Request, name: str) -> Response:
     catalog = rt.config.catalog.services
     m = rt.config.measure
     q = _query(rt, st, None, service=name)
-    card = scorecard(rt.store, q, SERVICE_METRICS, m)
+    got = gather(
+        card=partial(scorecard, rt.store, q, SERVICE_METRICS, m),
+        by_version=partial(scorecard, rt.store, _query(rt, st, "version", service=name),
+                           ("requests", "error_rate", "latency_p95", "cost_per_request"), m),
+        by_model=partial(scorecard, rt.store, _query(rt, st, "model", service=name),
+                         ("requests", "error_rate", "latency_p95", "cost_usd", "refusal_rate"),
+                         m),
+        changes=partial(recent_changes, rt.store, st.window.since, st.window.until, name, 50),
+        requests=partial(timeseries, rt.store, q, "requests", None, m),
+        latency=partial(timeseries, rt.store, q, "latency_p95", None, m),
+        **_slo_calls(rt, name))
+    card, changes = got["card"], got["changes"]
     values = card["groups"][0]["metrics"] if card["groups"] else {}
     if name not in catalog and not values.get("requests"):
         raise NotFound(f"service {name!r} is not in the catalog and sent nothing in the range",
                        hint="pick a service from the Services page or widen the range")
-    by_version = scorecard(rt.store, _query(rt, st, "version", service=name),
-                           ("requests", "error_rate", "latency_p95", "cost_per_request"), m)
-    by_model = scorecard(rt.store, _query(rt, st, "model", service=name),
-                         ("requests", "error_rate", "latency_p95", "cost_usd", "refusal_rate"),
-                         m)
-    changes = recent_changes(rt.store, st.window.since, st.window.until, name, 50)
     markers = [{"t": c["time"], "label": f"{c['kind']} {c['version'] or ''}".strip(),
                 "kind": c["kind"]} for c in changes]
-    charts = {"requests": _chart(timeseries(rt.store, q, "requests", None, m), "count",
-                                 markers),
-              "latency": _chart(timeseries(rt.store, q, "latency_p95", None, m), "ms", markers)}
+    charts = {"requests": _chart(got["requests"], "count", markers),
+              "latency": _chart(got["latency"], "ms", markers)}
     return page(request, "service.html", st.with_filters(service=None, env=st.env),
                 title=name, active="/services", name=name, entry=catalog.get(name),
                 card=card, values=values,
-                by_version=by_version, by_model=by_model, changes=changes, charts=charts,
-                slos=_slos(rt, name),
+                by_version=got["by_version"], by_model=got["by_model"], changes=changes,
+                charts=charts, slos=_slos(got),
                 firing=rt.alerts.alerts(rt.now(), status="firing", service=name))
