@@ -58,6 +58,13 @@ def _slos(results: dict[str, Any]) -> list[dict[str, Any]]:
     return [v for k, v in results.items() if k.startswith("slo:")]
 
 
+def _change_label(c: dict[str, Any], with_service: bool) -> str:
+    """How a change event is named on a chart: a deploy by its version, others by summary."""
+    what = (f"deploy {c['version'] or ''}".strip() if c["kind"] == "deploy"
+            else (c["summary"] or c["kind"].replace("_", " "))[:48])
+    return f"{c['service'] or 'all'}: {what}" if with_service else what
+
+
 def _chart(series: dict[str, Any], unit: str, markers: list[dict[str, Any]] | None = None
            ) -> dict[str, Any]:
     """A timeseries answer as the chart script reads it (labels from the group values)."""
@@ -117,8 +124,7 @@ def oncall(request: Request) -> Response:
         **_slo_calls(rt, st.service))
     changes = got["changes"]
     firing = [a for g in groups for a in g["alerts"]]
-    markers = ([{"t": c["time"], "label": f"{c['kind']} {c['service'] or 'all'}"
-                 f"{' ' + c['version'] if c['version'] else ''}", "kind": c["kind"]}
+    markers = ([{"t": c["time"], "label": _change_label(c, True), "kind": c["kind"]}
                 for c in changes]
                + [{"t": a["starts_at"], "label": a["labels"].get("alertname", "alert"),
                    "kind": "alert"} for a in {a["fingerprint"]: a for a in firing}.values()])
@@ -170,8 +176,8 @@ def service(request: Request, name: str) -> Response:
     if name not in catalog and not values.get("requests"):
         raise NotFound(f"service {name!r} is not in the catalog and sent nothing in the range",
                        hint="pick a service from the Services page or widen the range")
-    markers = [{"t": c["time"], "label": f"{c['kind']} {c['version'] or ''}".strip(),
-                "kind": c["kind"]} for c in changes]
+    markers = [{"t": c["time"], "label": _change_label(c, False), "kind": c["kind"]}
+               for c in changes]
     charts = {"requests": _chart(got["requests"], "count", markers),
               "latency": _chart(got["latency"], "ms", markers)}
     return page(request, "service.html", st.with_filters(service=None, env=st.env),

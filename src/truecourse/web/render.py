@@ -71,8 +71,10 @@ def fmt_metric(v: Any, unit: str) -> str:
         return fmt_ms(v)
     if unit == "USD":
         return fmt_usd(v)
-    if unit == "count":
+    if unit in ("count", "tokens"):
         return fmt_count(v)
+    if unit == "req/s":
+        return "—" if _none(v) else f"{float(v):,.2f}/s"
     return fmt_num(v)
 
 

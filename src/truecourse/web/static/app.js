@@ -41,7 +41,8 @@
           const top = u.bbox.top, height = u.bbox.height;
           ctx.save();
           ctx.font = `${11 * devicePixelRatio}px sans-serif`;
-          markers.forEach((m, i) => {
+          let labelled = -1;
+          markers.forEach((m) => {
             const x = Math.round(u.valToPos(toSeconds(m.t), "x", true));
             if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) return;
             ctx.strokeStyle = MARKER_COLORS[m.kind] || "#888";
@@ -49,7 +50,13 @@
             ctx.setLineDash([4 * devicePixelRatio, 3 * devicePixelRatio]);
             ctx.lineWidth = devicePixelRatio;
             ctx.beginPath(); ctx.moveTo(x, top); ctx.lineTo(x, top + height); ctx.stroke();
-            ctx.fillText(m.label, x + 3 * devicePixelRatio, top + (12 + (i % 4) * 12) * devicePixelRatio);
+            if (m.kind === "alert") {  // alert starts: a flag on the line, named in the tooltip row
+              ctx.beginPath(); ctx.moveTo(x, top); ctx.lineTo(x + 7 * devicePixelRatio, top + 4 * devicePixelRatio);
+              ctx.lineTo(x, top + 8 * devicePixelRatio); ctx.fill();
+            } else {
+              labelled += 1;
+              ctx.fillText(m.label, x + 3 * devicePixelRatio, top + (12 + (labelled % 3) * 12) * devicePixelRatio);
+            }
           });
           ctx.restore();
         }],
