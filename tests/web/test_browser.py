@@ -332,3 +332,16 @@ def test_dark_scheme_and_laptop_width(browser: Any, filled: FilledServer) -> Non
             assert t.errors == [], t.errors
         finally:
             t.close()
+
+
+def test_missing_chromium_fails_when_services_are_required(monkeypatch: pytest.MonkeyPatch,
+                                                           tmp_path: Path) -> None:
+    import web.test_browser as me
+
+    monkeypatch.setattr(me, "CHROMIUM", str(tmp_path / "no-chromium"))
+    monkeypatch.setattr(me, "REQUIRE", True)
+    with pytest.raises(pytest.fail.Exception, match="Chromium not found"):
+        me._need_browser()
+    monkeypatch.setattr(me, "REQUIRE", False)
+    with pytest.raises(pytest.skip.Exception, match="Chromium not found"):
+        me._need_browser()
