@@ -186,3 +186,19 @@ def test_static_assets_ship_with_the_package(client: TestClient) -> None:
         r = client.get(f"/static/{asset}")
         assert r.status_code == 200 and r.content, asset
     assert "MIT" in client.get("/static/vendor/uPlot.LICENSE").text
+
+
+def test_telemetry_text_is_data_not_markup(client: TestClient) -> None:
+    """An external alert's text and links are shown, never run: no script, no javascript:."""
+    body = {"version": "4", "status": "firing", "alerts": [{
+        "status": "firing", "labels": {"alertname": "Evil<script>x()</script>",
+                                       "service": "chat-api"},
+        "annotations": {"summary": "<img src=x onerror=alert(1)>"},
+        "startsAt": "2026-11-01T00:00:00Z", "generatorURL": "javascript:alert(1)"}]}
+    r = client.post("/api/v1/alerts/alertmanager", json=body)
+    assert r.status_code == 200 and r.json()["accepted"] == 1
+    for path in ("/alerts", "/oncall"):
+        html = client.get(path).text
+        assert "Evil&lt;script&gt;" in html or path == "/oncall"
+        assert "<script>x()" not in html and "<img src=x" not in html
+        assert "javascript:alert" not in html

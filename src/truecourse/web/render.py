@@ -100,6 +100,20 @@ def fmt_ago(v: Any, now: datetime) -> str:
     return f"{s:.0f} s ago"
 
 
+def link(v: Any) -> str | None:
+    """``v`` if it is safe as an ``href`` — an ``http(s)`` URL or a path on this server —
+    else None. Alert evidence can come from an external webhook: it is data, and a
+    ``javascript:`` URL in it must not become a link."""
+    if not isinstance(v, str):
+        return None
+    text = v.strip()
+    if text.startswith("/") and not text.startswith("//"):
+        return text
+    if text.lower().startswith(("http://", "https://")):
+        return text
+    return None
+
+
 def to_json(v: Any) -> Markup:
     """``v`` as JSON safe to put inside a ``<script type="application/json">`` block."""
     raw = orjson.dumps(v, option=orjson.OPT_NON_STR_KEYS).decode()
@@ -112,7 +126,8 @@ def environment() -> Environment:
                       autoescape=select_autoescape(["html"]), trim_blocks=True,
                       lstrip_blocks=True)
     env.filters.update(count=fmt_count, pct=fmt_pct, ms=fmt_ms, usd=fmt_usd, num=fmt_num,
-                       pvalue=fmt_p, metric=fmt_metric, time=fmt_time, ago=fmt_ago, tojson=to_json)
+                       pvalue=fmt_p, link=link, metric=fmt_metric, time=fmt_time, ago=fmt_ago,
+                       tojson=to_json)
     env.globals["version"] = __version__
     return env
 
