@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -202,3 +203,16 @@ def test_telemetry_text_is_data_not_markup(client: TestClient) -> None:
         assert "Evil&lt;script&gt;" in html or path == "/oncall"
         assert "<script>x()" not in html and "<img src=x" not in html
         assert "javascript:alert" not in html
+
+
+def test_an_empty_server_renders_every_page(tmp_path: Path) -> None:
+    """A fresh install: no spans, no catalog, no SLOs — every page says so instead of failing."""
+    rt = Runtime.build(parse_config(""), db=str(tmp_path / "empty.duckdb"))
+    with TestClient(create_app(rt)) as c:
+        for path in ("/", "/oncall", "/services", "/models", "/traces", "/alerts", "/drift"):
+            r = c.get(path)
+            assert r.status_code == 200, (path, r.text[:500])
+        assert "No requests in this range" in c.get("/").text
+        assert "Nothing is firing" in c.get("/oncall").text
+        assert "No SLOs configured" in c.get("/oncall").text
+        assert "No spans match" in c.get("/traces").text
