@@ -40,7 +40,7 @@ SERVICE_METRICS = ("requests", "throughput_rps", "error_rate", "availability", "
                    "cost_per_completed_task", "feedback_rate", "negative_feedback_rate")
 
 
-def _query(rt: Runtime, st: PageState, group_by: str | None = None,
+def _query(st: PageState, group_by: str | None = None,
            **filters: str | None) -> MeasureQuery:
     return MeasureQuery.build(st.window, group_by,
                               {"service": st.service, "env": st.env, **filters})
@@ -78,9 +78,9 @@ def _chart(series: dict[str, Any], unit: str, markers: list[dict[str, Any]] | No
 def overview(request: Request) -> Response:
     rt, st = runtime_of(request), state_of(request)
     m = rt.config.measure
-    by_service = _query(rt, st, "service")
+    by_service = _query(st, "service")
     got = gather(
-        total=partial(scorecard, rt.store, _query(rt, st), OVERVIEW_METRICS, m),
+        total=partial(scorecard, rt.store, _query(st), OVERVIEW_METRICS, m),
         per_service=partial(scorecard, rt.store, by_service, OVERVIEW_METRICS, m),
         requests=partial(timeseries, rt.store, by_service, "requests", None, m),
         latency=partial(timeseries, rt.store, by_service, "latency_p95", None, m),
@@ -119,7 +119,7 @@ def oncall(request: Request) -> Response:
     got = gather(
         changes=partial(recent_changes, rt.store, st.window.since, st.window.until,
                         st.service, 200),
-        errors=partial(timeseries, rt.store, _query(rt, st, "service"), "error_rate", None,
+        errors=partial(timeseries, rt.store, _query(st, "service"), "error_rate", None,
                        rt.config.measure),
         **_slo_calls(rt, st.service))
     changes = got["changes"]
@@ -141,7 +141,7 @@ def oncall(request: Request) -> Response:
 def services(request: Request) -> Response:
     rt, st = runtime_of(request), state_of(request)
     catalog = rt.config.catalog.services
-    card = scorecard(rt.store, _query(rt, st, "service"),
+    card = scorecard(rt.store, _query(st, "service"),
                      ("requests", "error_rate", "latency_p95", "cost_usd"), rt.config.measure)
     seen = {g["group"]["service"]: g["metrics"] for g in card["groups"]}
     names = sorted(set(catalog) | {s for s in seen if s})
@@ -159,12 +159,12 @@ def service(request: Request, name: str) -> Response:
     rt, st = runtime_of(request), state_of(request)
     catalog = rt.config.catalog.services
     m = rt.config.measure
-    q = _query(rt, st, None, service=name)
+    q = _query(st, None, service=name)
     got = gather(
         card=partial(scorecard, rt.store, q, SERVICE_METRICS, m),
-        by_version=partial(scorecard, rt.store, _query(rt, st, "version", service=name),
+        by_version=partial(scorecard, rt.store, _query(st, "version", service=name),
                            ("requests", "error_rate", "latency_p95", "cost_per_request"), m),
-        by_model=partial(scorecard, rt.store, _query(rt, st, "model", service=name),
+        by_model=partial(scorecard, rt.store, _query(st, "model", service=name),
                          ("requests", "error_rate", "latency_p95", "cost_usd", "refusal_rate"),
                          m),
         changes=partial(recent_changes, rt.store, st.window.since, st.window.until, name, 50),
