@@ -311,7 +311,7 @@ class AlertEngine:
         by_fp = {a["fingerprint"]: a for a in self.alerts(now, status="firing")}
         with self._lock:
             groups = list(self._groups.values())
-            out = []
+            out: list[dict[str, Any]] = []
             for g in groups:
                 alerts = [by_fp[fp] for fp in sorted(g.fingerprints) if fp in by_fp]
                 if not alerts:
@@ -323,7 +323,7 @@ class AlertEngine:
                             "last_notified_at": g.last_sent_at.isoformat()
                             if g.last_sent_at else None,
                             "alerts": sorted(alerts, key=lambda a: a["starts_at"])})
-        out.sort(key=lambda d: (-len(d["alerts"]), d["key"]))
+        out.sort(key=lambda d: (-len(d["alerts"]), str(d["key"])))
         return out
 
     def deliveries(self, limit: int = 100) -> list[DeliveryRecord]:
