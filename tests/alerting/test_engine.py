@@ -213,3 +213,19 @@ def test_persistence_round_trip_postgres() -> None:
             _round_trip(store)
         finally:
             store.close()
+
+
+def test_groups_show_firing_alerts_as_notification_groups_them() -> None:
+    e = engine(resolve_timeout_s=10**6)
+    e.receive([alert(), alert(instance="b"), alert("ErrorsHigh"), alert(service="search")],
+              at(0))
+    e.receive([alert(service="search").resolve(at(10))], at(10))
+    groups = e.groups(at(20))
+    assert [(g["labels"]["alertname"], g["labels"]["service"], len(g["alerts"]))
+            for g in groups] == [("LatencyHigh", "checkout", 2), ("ErrorsHigh", "checkout", 1)]
+    top = groups[0]
+    assert top["receiver"] == "payments-hook" and top["owner"]["team"] == "payments"
+    assert top["last_notified_at"] is None
+    assert {a["labels"].get("instance") for a in top["alerts"]} == {None, "b"}
+    e.flush(at(30))
+    assert e.groups(at(31))[0]["last_notified_at"] == at(30).isoformat()

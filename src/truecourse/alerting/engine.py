@@ -302,6 +302,30 @@ class AlertEngine:
         out.sort(key=lambda d: d["starts_at"], reverse=True)
         return out
 
+    def groups(self, now: datetime | None = None) -> list[dict[str, Any]]:
+        """The aggregation groups as notification sees them: per group its key, route path,
+        receiver (the owner's on-call when the route sends to the owner), group labels, owner,
+        and its firing alerts as :meth:`alerts` lists them — most alerts first. Resolved
+        alerts have left their groups; a firing alert appears in every group its routes put it
+        in."""
+        by_fp = {a["fingerprint"]: a for a in self.alerts(now, status="firing")}
+        with self._lock:
+            groups = list(self._groups.values())
+            out: list[dict[str, Any]] = []
+            for g in groups:
+                alerts = [by_fp[fp] for fp in sorted(g.fingerprints) if fp in by_fp]
+                if not alerts:
+                    continue
+                states = tuple(self._states[a["fingerprint"]].alert for a in alerts)
+                n = self._notification(g, "firing", states, now or self._now or g.next_tick)
+                out.append({"key": g.key, "route": g.route.path, "receiver": n.receiver,
+                            "labels": dict(g.labels), "owner": n.owner,
+                            "last_notified_at": g.last_sent_at.isoformat()
+                            if g.last_sent_at else None,
+                            "alerts": sorted(alerts, key=lambda a: a["starts_at"])})
+        out.sort(key=lambda d: (-len(d["alerts"]), str(d["key"])))
+        return out
+
     def deliveries(self, limit: int = 100) -> list[DeliveryRecord]:
         """The latest delivery-log records, oldest first."""
         with self._lock:

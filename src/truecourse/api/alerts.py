@@ -1,6 +1,7 @@
 """Alerts, silences and external alerts: thin routes over the runtime's alerting engine.
 
-``GET /api/v1/alerts``, ``POST /api/v1/alerts/{fingerprint}/ack``, ``GET /api/v1/alerts/stats``,
+``GET /api/v1/alerts``, ``GET /api/v1/alerts/groups``, ``POST /api/v1/alerts/{fingerprint}/ack``,
+``GET /api/v1/alerts/stats``,
 ``GET /api/v1/alerts/deliveries``, ``GET|POST /api/v1/silences``, ``DELETE
 /api/v1/silences/{id}`` (expire), and the webhooks ``POST /api/v1/alerts/alertmanager`` and
 ``POST /api/v1/alerts/grafana`` through which an existing Prometheus/Grafana setup sends its
@@ -58,6 +59,14 @@ async def acknowledge(request: Request, fingerprint: str, body: AckBody) -> Any:
     rt, engine = _engine(request)
     engine.acknowledge(fingerprint, body.by, rt.now())
     return {"fingerprint": fingerprint, "acknowledged_by": body.by}
+
+
+@router.get("/alerts/groups", summary="Firing alerts as the engine groups them for notification")
+async def alert_groups(request: Request) -> Any:
+    """Each aggregation group with its key, receiver, group labels, owner and firing alerts."""
+    rt, engine = _engine(request)
+    items = engine.groups(rt.now())
+    return {"items": items, "count": len(items)}
 
 
 @router.get("/alerts/stats", summary="Raw signals vs notifications (alert noise reduction)")

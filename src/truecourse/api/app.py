@@ -7,14 +7,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from starlette.responses import HTMLResponse
 
-from truecourse import __version__
+from truecourse import __version__, web
 from truecourse.api import alerts, events, health, measure, otlp, query
 from truecourse.api.responses import truecourse_error_handler, validation_error_handler
 from truecourse.errors import TrueCourseError
 from truecourse.runtime import Runtime
-from truecourse.web import landing_page
 
 
 def create_app(runtime: Runtime, *, manage_lifecycle: bool = True) -> FastAPI:
@@ -57,9 +55,6 @@ def create_app(runtime: Runtime, *, manage_lifecycle: bool = True) -> FastAPI:
     app.include_router(measure.router)
     app.include_router(alerts.router)
     app.include_router(health.router)
-
-    @app.get("/", include_in_schema=False)
-    async def index() -> HTMLResponse:
-        return HTMLResponse(landing_page(__version__))
-
+    app.include_router(web.router)
+    app.mount("/static", web.static_files(), name="static")
     return app

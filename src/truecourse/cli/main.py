@@ -121,6 +121,8 @@ def serve(
               f"({via}store: {rt.store.url})", highlight=False)
     out.print(f"  send OTLP:  OTEL_EXPORTER_OTLP_ENDPOINT={base}  "
               f"(protobuf or JSON at {base}/v1/traces, /v1/logs, /v1/metrics)", highlight=False)
+    out.print(f"  browse:     {base}/   (overview, on-call, services, traces, alerts)",
+              highlight=False)
     out.print(f"  look:       truecourse spans --url {base}   ·   {base}/api/v1/spans   ·   "
               f"{base}/api/v1/docs", highlight=False)
     out.print("  stop:       Ctrl+C (queued batches are written before exit)", highlight=False)

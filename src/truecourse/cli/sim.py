@@ -157,6 +157,7 @@ def demo_command(
     _moved(server.base_url, result)
     base = server.base_url
     out.print(f"\n[bold]Server[/] [cyan]{base}[/] (store: {folder / 'truecourse.duckdb'})")
+    out.print(f"  web UI:    {base}/   ·   on-call: {base}/oncall")
     out.print(f"  alerts:    truecourse alerts --url {base}   ·   {base}/api/v1/alerts")
     out.print(f"  SLOs:      truecourse slo status --url {base}")
     out.print(f"  scorecard: truecourse scorecard --url {base} --since 3h --group-by service")

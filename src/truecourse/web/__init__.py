@@ -1,26 +1,34 @@
-"""The browser face. Until the full UI lands, ``/`` is a page that says where everything is."""
+"""The browser face: server-rendered pages over the same domain functions as the REST API.
+
+::
+
+    app.include_router(truecourse.web.router)       # the pages at /, /oncall, /traces, ...
+    app.mount("/static", truecourse.web.static_files(), name="static")
+
+Pages: Overview, On-call, Services (and one service), Models & prompts, Traces (and one
+trace), Alerts & silences, Drift. Everything a page shows is chosen by its URL (range, filters,
+refresh), so links can be shared. Assets, including the charting library (uPlot), ship in
+``static/``: the UI works offline.
+"""
 
 from __future__ import annotations
 
-from html import escape
+from pathlib import Path
+
+from fastapi import APIRouter
+from starlette.staticfiles import StaticFiles
+
+from truecourse.web import alerts, drift, explore, ops
+
+__all__ = ["STATIC_DIR", "router", "static_files"]
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+router = APIRouter(include_in_schema=False)
+for _module in (ops, explore, alerts, drift):
+    router.include_router(_module.router)
 
 
-def landing_page(version: str) -> str:
-    v = escape(version)
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>TrueCourse</title>
-<style>body{{font:15px system-ui,sans-serif;max-width:46rem;margin:3rem auto;color:#1d2433}}
-code{{background:#f1f3f7;padding:.1rem .3rem;border-radius:4px}}li{{margin:.3rem 0}}</style>
-</head><body>
-<h1>TrueCourse <small>{v}</small></h1>
-<p>This server takes OTLP/HTTP telemetry and answers queries about it.</p>
-<ul>
-<li>Send traces, logs and metrics to <code>/v1/traces</code>, <code>/v1/logs</code>,
-<code>/v1/metrics</code> (protobuf or JSON).</li>
-<li><a href="/api/v1/spans?limit=20">Recent spans</a> ·
-<a href="/api/v1/services">Services</a> · <a href="/api/v1/events">Events</a></li>
-<li><a href="/api/v1/docs">API reference</a> (<a href="/api/v1/openapi.json">OpenAPI</a>)</li>
-<li><a href="/metrics">Server metrics</a> · <a href="/readyz">Readiness</a></li>
-</ul>
-</body></html>
-"""
+def static_files() -> StaticFiles:
+    """The UI's stylesheets, scripts and vendored libraries."""
+    return StaticFiles(directory=STATIC_DIR)
