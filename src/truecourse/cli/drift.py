@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -19,6 +21,9 @@ from rich.table import Table
 
 from truecourse.cli.spans import DEFAULT_URL
 from truecourse.errors import InvalidInput, TrueCourseError
+
+if TYPE_CHECKING:
+    from truecourse.store.base import Store
 
 drift_app = typer.Typer(help="Drift and data quality: compare current data with a reference.",
                         no_args_is_help=True)
@@ -38,6 +43,22 @@ def _fail(exc: TrueCourseError) -> typer.Exit:
 
 def _console() -> Console:
     return Console() if sys.stdout.isatty() else Console(width=200)
+
+
+@contextmanager
+def _open(db: str) -> Iterator[Store]:
+    """The store named by ``--db``, migrated (a DuckDB file must not be served meanwhile)."""
+    from truecourse.store import open_store
+
+    if "://" not in db and db != ":memory:" and not Path(db).is_file():
+        raise InvalidInput(f"--db {db}: no such DuckDB file",
+                           hint="pass the file a stopped `truecourse serve` wrote")
+    store = open_store(db)
+    try:
+        store.migrate()
+        yield store
+    finally:
+        store.close()
 
 
 def _settings(config: Path | None) -> Any:
@@ -81,9 +102,6 @@ def run_command(
 
     try:
         cfg = _settings(config)
-        if (model or service) is None and not (Path(reference).is_file()
-                                              and Path(current).is_file()):
-            _need_files(reference, current)
         report = run_report(reference, current, cfg, db=db, model=model, service=service,
                             score_columns=score, text_columns=text, ignore=ignore,
                             keep=store_report)
@@ -100,16 +118,6 @@ def run_command(
             _console().print(f"HTML report: {html}", highlight=False)
     if fail_on_drift and report.drifted:
         raise typer.Exit(1)
-
-
-def _need_files(reference: str, current: str) -> None:
-    for label, spec in (("--reference", reference), ("--current", current)):
-        if ".." not in spec and not spec.startswith("baseline:") and not Path(spec).is_file():
-            raise InvalidInput(f"{label} {spec}: no such file",
-                               hint="pass a Parquet or CSV file, or a window like 14d..7d with "
-                                    "--model or --service and --db")
-    raise InvalidInput("a window needs --model (predictions) or --service (LLM spans)",
-                       hint="e.g. --model fraud --db ./truecourse.duckdb")
 
 
 def _print_table(doc: dict[str, Any]) -> None:
@@ -156,9 +164,7 @@ def baseline_command(
                                hint="pass a Parquet or CSV file")
         data = path.read_bytes()
         if db:
-            from truecourse.cli.spans import open_db
-
-            with open_db(db) as store:
+            with _open(db) as store:
                 info = save_baseline(store, data, model=model, name=name or path.name)
         else:
             import httpx
@@ -194,11 +200,10 @@ def reports_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Stored drift reports, newest first."""
-    from truecourse.cli.spans import open_db
     from truecourse.drift.reports import list_reports
 
     try:
-        with open_db(db) as store:
+        with _open(db) as store:
             rows = list_reports(store, model=model, limit=limit)
     except TrueCourseError as exc:
         raise _fail(exc) from exc

@@ -13,7 +13,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -207,8 +206,7 @@ def llm_window(store: Store, service: str, window: TimeWindow, cfg: DriftConfig)
 # -- one report from specs ---------------------------------------------------------------------
 
 def _is_file(spec: str) -> bool:
-    return ".." not in spec and not spec.startswith(("baseline:", "rolling:")) \
-        and (Path(spec).suffix.lower() in (".csv", ".parquet", ".pq") or Path(spec).exists())
+    return ".." not in spec and not spec.startswith(("baseline:", "rolling:"))
 
 
 def load_side(spec: str, store: Store | None, cfg: DriftConfig, *, model: str | None,
@@ -216,6 +214,9 @@ def load_side(spec: str, store: Store | None, cfg: DriftConfig, *, model: str | 
     """One side of a report from its spec (file, ``baseline:ID``, window or ``rolling:``)."""
     if _is_file(spec):
         return frame_from_arrow(read_path(spec), source=spec)
+    if not spec.startswith("baseline:") and not (model or service):
+        raise InvalidInput(f"window {spec!r} needs a model (predictions) or a service (LLM "
+                           "spans)", hint="CLI: --model NAME or --service NAME, with --db")
     if store is None:
         raise InvalidInput(f"{spec!r} names a window or baseline, which needs a store",
                            hint="pass --db (CLI) or ask the server (API)")
@@ -232,9 +233,7 @@ def load_side(spec: str, store: Store | None, cfg: DriftConfig, *, model: str | 
         window = parse_window(spec)
     if model:
         return prediction_window(store, model, window, cfg)
-    if service:
-        return llm_window(store, service, window, cfg)
-    raise InvalidInput("a window needs a model (predictions) or a service (LLM spans)")
+    return llm_window(store, str(service), window, cfg)
 
 
 def build_report(store: Store | None, reference: str, current: str, cfg: DriftConfig, *,
