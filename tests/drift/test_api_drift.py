@@ -1,0 +1,104 @@
+"""The drift routes: predictions in (valid kept, invalid named), baselines, reports, alerts."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from starlette.testclient import TestClient
+
+from truecourse.api import create_app
+from truecourse.config import parse_config
+from truecourse.runtime import Runtime
+
+from .data import DAY1, DAY2
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    rt = Runtime.build(parse_config("drift:\n  embeddings: hashed\n"),
+                       db=str(tmp_path / "drift.duckdb"))
+    with TestClient(create_app(rt)) as c:
+        yield c
+
+
+def _preds(start: object, n: int, seed: int, shift: float = 0.0) -> list[dict[str, object]]:
+    rng = np.random.default_rng(seed)
+    from datetime import timedelta
+
+    out = []
+    for i in range(n):
+        out.append({"id": f"s{seed}-{i}", "model": "churn", "version": "3",
+                    "time": (start + timedelta(seconds=i)).isoformat(),  # type: ignore[operator]
+                    "features": {"tenure": float(rng.normal(12 + 6 * shift, 6)),
+                                 "plan": str(rng.choice(["basic", "pro"]))},
+                    "prediction": int(rng.random() < 0.3), "score": float(rng.random())})
+    return out
+
+
+def test_predictions_keep_the_valid_and_name_the_bad(client: TestClient) -> None:
+    good = _preds(DAY1, 3, 1)
+    bad = [{"features": {"x": 1}}, {"model": "m", "score": "high"}, "nope",
+           {"model": "m", "features": {"x": [1, 2]}}]
+    r = client.post("/api/v1/predictions", json={"predictions": good + bad})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["accepted"] == 3 and body["ids"] == ["s1-0", "s1-1", "s1-2"]
+    errors = {b["index"]: b["error"] for b in body["rejected"]}
+    assert "model" in errors[3] and "score" in errors[4]
+    assert errors[5] == "prediction must be an object" and "features.x" in errors[6]
+    r = client.post("/api/v1/predictions", json=[{"features": {}}])
+    assert r.status_code == 422 and "model" in r.json()["error"]["message"]
+    r = client.post("/api/v1/predictions", content=b"{not json",
+                    headers={"content-type": "application/json"})
+    assert r.status_code == 400 and "not valid JSON" in r.json()["error"]["message"]
+
+
+def test_baseline_upload_rejects_empty_and_non_tabular_files(client: TestClient) -> None:
+    r = client.post("/api/v1/drift/baselines?model=churn&name=empty.csv", content=b"")
+    assert r.status_code == 400 and "is empty" in r.json()["error"]["message"]
+    r = client.post("/api/v1/drift/baselines?model=churn&name=x.bin",
+                    content=b"\x00\x01\x02\x03" * 100)
+    assert r.status_code == 400 and "neither Parquet nor CSV" in r.json()["error"]["message"]
+    assert client.get("/api/v1/drift/baselines").json() == {"baselines": []}
+    buf = io.BytesIO()
+    pq.write_table(pa.table({"tenure": np.arange(100.0), "plan": ["basic"] * 100}), buf)
+    r = client.post("/api/v1/drift/baselines?model=churn&name=b.parquet",
+                    content=buf.getvalue())
+    assert r.status_code == 200 and r.json()["rows"] == 100 and r.json()["format"] == "parquet"
+    listed = client.get("/api/v1/drift/baselines?model=churn").json()["baselines"]
+    assert [b["id"] for b in listed] == [r.json()["id"]]
+
+
+def test_report_from_ingested_predictions_is_stored_served_and_alerts(
+        client: TestClient) -> None:
+    from datetime import timedelta
+
+    for start, seed, shift in ((DAY1, 1, 0.0), (DAY2, 2, 1.0)):
+        r = client.post("/api/v1/predictions", json=_preds(start, 600, seed, shift))
+        assert r.json()["accepted"] == 600
+    window = lambda d: f"{d.isoformat()}..{(d + timedelta(hours=1)).isoformat()}"  # noqa: E731
+    r = client.post("/api/v1/drift/reports", json={
+        "model": "churn", "reference": window(DAY1), "current": window(DAY2)})
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert doc["drifted"] and "tenure" in doc["drifted_columns"]
+    assert "plan" not in doc["drifted_columns"]
+    rid = doc["id"]
+    assert client.get(f"/api/v1/drift/reports/{rid}").json()["id"] == rid
+    assert client.get("/api/v1/drift/reports?model=churn").json()["reports"][0]["id"] == rid
+    page = client.get(f"/api/v1/drift/reports/{rid}/html")
+    assert page.status_code == 200 and "<svg" in page.text
+    assert client.get("/api/v1/drift/reports/nope").status_code == 404
+    alerts = client.get("/api/v1/alerts").json()
+    names = [a["labels"]["alertname"] for a in alerts.get("items", alerts.get("alerts", []))]
+    assert "ModelDrift" in names
+    r = client.post("/api/v1/drift/reports", json={"reference": "1d..now"})
+    assert r.status_code == 400 and "exactly one of model" in r.json()["error"]["message"]
+    r = client.post("/api/v1/drift/reports", json={"model": "churn", "reference": "soon..now"})
+    assert r.status_code == 400 and "is not a time" in r.json()["error"]["message"]
