@@ -32,10 +32,12 @@ def test_constant_reference_uses_the_pooled_scale() -> None:
 def test_binned_wasserstein_matches_scipy_within_one_percent_of_sd() -> None:
     rng = np.random.default_rng(1)
     a, b = rng.normal(0, 1, 200_000), rng.normal(0.3, 1.4, 150_000)
-    bins = det.quantile_bins(a, b)
-    ca = np.bincount(bins.codes(a), minlength=len(bins.edges) - 1)
-    cb = np.bincount(bins.codes(b), minlength=len(bins.edges) - 1)
-    got = float(det.binned_wasserstein(ca, cb, bins.centers))
+    grid = det.Grid.fit(a, b)
+    ca = np.bincount(grid.codes(a), minlength=grid.size)
+    cb = np.bincount(grid.codes(b), minlength=grid.size)
+    sums = (np.bincount(grid.codes(a), weights=a, minlength=grid.size)
+            + np.bincount(grid.codes(b), weights=b, minlength=grid.size))
+    got = float(det.binned_wasserstein(ca, cb, grid.locations(ca + cb, sums)))
     assert got == pytest.approx(stats.wasserstein_distance(a, b), abs=0.01)
 
 
@@ -68,6 +70,15 @@ def test_category_counts_share_codes_and_drop_nulls() -> None:
     assert cats == ["a", "b", "c"]
     assert rn.tolist() == [2, 1, 0] and cn.tolist() == [0, 1, 2]
     assert len(rc) == 3 and len(cc) == 3
+
+
+def test_category_counts_of_dictionary_arrays_with_different_dictionaries() -> None:
+    ref = pa.array(["x", "y", "x", None]).dictionary_encode()
+    cur = pa.DictionaryArray.from_arrays(pa.array([0, 1, 1, 2]), pa.array(["z", "y", "x"]))
+    cats, _, cc, rn, cn = det.category_counts(ref, cur)
+    assert cats == ["x", "y", "z"]
+    assert rn.tolist() == [2, 1, 0] and cn.tolist() == [1, 2, 1]
+    assert sorted(cc.tolist()) == [0, 1, 1, 2]
 
 
 def test_mmd_of_identical_sets_is_zero_and_of_separated_clusters_significant() -> None:

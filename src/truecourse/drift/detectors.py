@@ -4,7 +4,8 @@ Every function takes arrays (numpy, or counts over shared bins) and returns plai
 each can be checked against a case with a known answer (``tests/drift/test_detectors.py``).
 
 - numeric: :func:`ks_test` (two-sample Kolmogorov-Smirnov), :func:`wasserstein_normalized`
-  (exact) and :func:`binned_wasserstein` (on shared quantile bins, for large windows), :func:`psi`;
+  (exact) and :func:`binned_wasserstein` (on a shared fine :class:`Grid`, for large windows),
+  :func:`psi`;
 - categorical and binned scores: :func:`chi2_test` (2 x k homogeneity), :func:`js_distance`
   (Jensen-Shannon distance, base 2, in [0, 1]), :func:`category_counts`;
 - embeddings: :func:`mmd_test` (RBF-kernel MMD with a permutation p-value);
@@ -52,38 +53,55 @@ def wasserstein_normalized(reference: np.ndarray, current: np.ndarray) -> float:
 
 
 @dataclass
-class Bins:
-    """Shared bins of one numeric column: ``edges`` (ascending, len B+1) and the location of
-    each bin's mass (its midpoint)."""
+class Grid:
+    """Fine equal-width bins over a robust range of one numeric column, plus one overflow bin
+    on each side: binning is arithmetic (O(n), no sort, no binary search), and each bin's mass
+    sits at the pooled mean of the values in it, so distances between binned distributions
+    stay within a fraction of a bin width of the exact ones inside the range."""
 
-    edges: np.ndarray
+    lo: float
+    width: float
+    inner: int
+    #: a random sample of the reference (quantiles for PSI deciles and display ranges)
+    sample: np.ndarray
 
     @property
-    def centers(self) -> np.ndarray:
-        return (self.edges[:-1] + self.edges[1:]) / 2
+    def size(self) -> int:
+        return self.inner + 2
+
+    @classmethod
+    def fit(cls, reference: np.ndarray, current: np.ndarray, inner: int = 2048,
+            sample: int = 50_000, seed: int = 0) -> Grid:
+        """Range = pooled 0.1 %-99.9 % quantiles of a sample of each side."""
+        rng = np.random.default_rng(seed)
+        ref_s = reference if len(reference) <= sample else \
+            reference[rng.integers(0, len(reference), sample)]
+        cur_s = current if len(current) <= sample else \
+            current[rng.integers(0, len(current), sample)]
+        lo, hi = np.quantile(np.concatenate([ref_s, cur_s]), [0.001, 0.999])
+        lo, hi = float(lo), float(hi)
+        if not hi > lo:
+            lo, hi = lo - 0.5, lo + 0.5
+        return cls(lo, (hi - lo) / inner, inner, ref_s)
 
     def codes(self, values: np.ndarray) -> np.ndarray:
-        """Bin index of every value (values outside the edges go to the outer bins)."""
-        idx = np.searchsorted(self.edges, values, side="right") - 1
-        return np.clip(idx, 0, len(self.edges) - 2)
+        """Bin of every value: 0 below the range, 1..inner inside, inner + 1 above."""
+        c = np.floor((values - self.lo) / self.width)
+        np.clip(c, -1, self.inner, out=c)
+        return (c + 1).astype(np.intp)
 
+    def locations(self, counts: np.ndarray, sums: np.ndarray) -> np.ndarray:
+        """Each bin's pooled mean (its midpoint when empty); ascending by construction."""
+        mid = self.lo + (np.arange(self.size) - 0.5) * self.width
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = sums / counts
+        return np.where(counts > 0, mean, mid)
 
-def quantile_bins(reference: np.ndarray, current: np.ndarray, n_bins: int = 1024,
-                  sample: int = 100_000, seed: int = 0) -> Bins:
-    """Bins at pooled quantiles (of a sample of at most ``sample`` values per side), spanning
-    the full range of both sides."""
-    rng = np.random.default_rng(seed)
-    parts = []
-    for side in (reference, current):
-        parts.append(side if len(side) <= sample else rng.choice(side, sample, replace=False))
-    pooled = np.concatenate(parts)
-    inner = np.quantile(pooled, np.linspace(0, 1, n_bins + 1)[1:-1])
-    lo = min(float(reference.min()), float(current.min()))
-    hi = max(float(reference.max()), float(current.max()))
-    edges = np.unique(np.concatenate([[lo], inner, [hi]]))
-    if len(edges) < 2:
-        edges = np.array([lo, lo + 1.0])
-    return Bins(edges)
+    def regroup(self, counts: np.ndarray, locations: np.ndarray, edges: np.ndarray,
+                ) -> np.ndarray:
+        """Fine counts summed into coarser bins with inner ``edges`` (by bin location)."""
+        coarse = np.searchsorted(edges, locations, side="right")
+        return np.bincount(coarse, weights=counts, minlength=len(edges) + 1)
 
 
 def binned_wasserstein(counts_a: np.ndarray, counts_b: np.ndarray, centers: np.ndarray,
@@ -117,18 +135,36 @@ def psi_from_counts(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
     return float(np.sum((c - r) * np.log(c / r)))
 
 
+def _encoded(values: pa.Array) -> tuple[list[str], np.ndarray]:
+    """(categories, codes with -1 for null) of a string or dictionary-of-string array."""
+    enc = values if pa.types.is_dictionary(values.type) else pc.dictionary_encode(values)
+    cats = [str(v) for v in enc.dictionary.to_pylist()]
+    codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return cats, codes
+
+
 def category_counts(reference: pa.Array, current: pa.Array,
                     ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Shared category codes of two string arrays (nulls dropped).
+    """Shared category codes of two string (or dictionary) arrays, nulls dropped.
 
     Returns (categories, reference codes, current codes, reference counts, current counts);
-    codes index ``categories``. One dictionary encode over both sides, no per-row Python.
+    codes index ``categories``. Each side is dictionary-encoded once (dictionary arrays as
+    they are) and the current side's codes remapped through a lookup table: no per-row Python.
     """
-    both = pa.chunked_array([reference, current]).combine_chunks()
-    enc = pc.dictionary_encode(both)
-    categories = [str(v) for v in enc.dictionary.to_pylist()]
-    codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-    ref_codes, cur_codes = codes[: len(reference)], codes[len(reference):]
+    ref_cats, ref_codes = _encoded(reference)
+    cur_cats, cur_codes = _encoded(current)
+    index = {c: i for i, c in enumerate(ref_cats)}
+    categories = list(ref_cats)
+    lookup = np.empty(len(cur_cats) + 1, dtype=np.int64)
+    for j, c in enumerate(cur_cats):
+        if c not in index:
+            index[c] = len(categories)
+            categories.append(c)
+        lookup[j] = index[c]
+    lookup[-1] = -1  # code -1 (null) maps to -1
+    cur_codes = lookup[cur_codes]
+    if len(set(ref_cats)) < len(ref_cats):  # a dictionary with repeated values: merge them
+        ref_codes = np.array([index[c] for c in ref_cats] + [-1], dtype=np.int64)[ref_codes]
     ref_codes, cur_codes = ref_codes[ref_codes >= 0], cur_codes[cur_codes >= 0]
     k = len(categories)
     return (categories, ref_codes, cur_codes, np.bincount(ref_codes, minlength=k),

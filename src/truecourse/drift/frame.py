@@ -27,7 +27,7 @@ _PARQUET_MAGIC = b"PAR1"
 @dataclass
 class DriftColumn:
     """One column's values: ``numeric`` as float64 (NaN = null), ``categorical`` as an Arrow
-    string array (null = null)."""
+    string array or a dictionary array of strings (null = null)."""
 
     name: str
     kind: ColumnKind
@@ -136,6 +136,10 @@ def column_from_arrow(name: str, arr: pa.ChunkedArray | pa.Array,
             values = (pc.cast(chunked, pa.float64()).to_numpy(zero_copy_only=False)
                       .astype(np.float64, copy=False))
         return DriftColumn(name, "numeric", numeric=values, rows=len(chunked))
+    if pa.types.is_dictionary(chunked.type) and pa.types.is_string(chunked.type.value_type):
+        # keep the codes: counting categories then needs no string hashing at all
+        dictionary = chunked.unify_dictionaries().combine_chunks()
+        return DriftColumn(name, "categorical", categorical=dictionary, rows=len(chunked))
     if pa.types.is_dictionary(chunked.type):
         chunked = pc.cast(chunked, chunked.type.value_type)
     strings = pc.cast(chunked, pa.string()).combine_chunks()

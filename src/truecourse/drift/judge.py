@@ -104,41 +104,58 @@ def _chunks(n_ref: int, cfg: DriftConfig) -> int:
 
 
 def judge_numeric(ref_col: DriftColumn, cur_col: DriftColumn, cfg: DriftConfig) -> ColumnResult:
-    """KS (small) or normalized Wasserstein (large) plus PSI and the histogram summary."""
+    """KS (small) or normalized Wasserstein (large) plus PSI and the histogram summary.
+
+    Everything but the KS test comes from one arithmetic binning of each side on a shared
+    fine grid (:class:`~truecourse.drift.detectors.Grid`): O(n), no sort of the full column.
+    """
     assert ref_col.numeric is not None and cur_col.numeric is not None
     ref = ref_col.numeric[np.isfinite(ref_col.numeric)]
     cur = cur_col.numeric[np.isfinite(cur_col.numeric)]
     res = ColumnResult(ref_col.name, "numeric", n_reference=len(ref), n_current=len(cur))
     if len(ref) < cfg.min_samples or len(cur) < cfg.min_samples:
         return _not_enough(res, cfg)
-    res.psi = det.psi(ref, cur, cfg.psi_bins)
-    res.histogram = numeric_histogram(ref, cur, cfg.histogram_bins)
-    large = min(len(ref), len(cur)) > cfg.large_sample
-    bins = det.quantile_bins(ref, cur) if large or _chunks(len(ref), cfg) >= 3 else None
+    grid = det.Grid.fit(ref, cur)
+    nb = grid.size
+    ref_codes, cur_codes = grid.codes(ref), grid.codes(cur)
+    ref_counts = np.bincount(ref_codes, minlength=nb)
+    cur_counts = np.bincount(cur_codes, minlength=nb)
+    sums = (np.bincount(ref_codes, weights=ref, minlength=nb)
+            + np.bincount(cur_codes, weights=cur, minlength=nb))
+    loc = grid.locations(ref_counts + cur_counts, sums)
+    deciles = np.unique(np.quantile(grid.sample, np.linspace(0, 1, cfg.psi_bins + 1)[1:-1]))
+    res.psi = det.psi_from_counts(grid.regroup(ref_counts, loc, deciles),
+                                  grid.regroup(cur_counts, loc, deciles))
+    res.histogram = _grid_histogram(grid, ref_counts, cur_counts, loc, cfg.histogram_bins)
     scale_sd = det._scale(ref, cur)
     k = _chunks(len(ref), cfg)
-    if bins is not None and k >= 3:
-        codes = bins.codes(ref)
-        nb = len(bins.edges) - 1
-        per_chunk = np.bincount(_chunk_ids(len(ref), k) * nb + codes,
+    if k >= 3:
+        per_chunk = np.bincount(_chunk_ids(len(ref), k) * nb + ref_codes,
                                 minlength=k * nb).reshape(k, nb)
-        rest = per_chunk.sum(axis=0) - per_chunk
-        dists = det.binned_wasserstein(per_chunk, rest, bins.centers) / scale_sd
+        rest = ref_counts - per_chunk
+        dists = det.binned_wasserstein(per_chunk, rest, loc) / scale_sd
         res.null = _null_spread(dists, len(ref) / k, len(ref), len(cur))
         res.stderr = res.null[1] * res.null[2]
-    if large:
-        assert bins is not None
-        nb = len(bins.edges) - 1
-        ref_counts = np.bincount(bins.codes(ref), minlength=nb)
-        cur_counts = np.bincount(bins.codes(cur), minlength=nb)
+    if min(len(ref), len(cur)) > cfg.large_sample:
         res.method = "wasserstein"
-        res.statistic = float(det.binned_wasserstein(ref_counts, cur_counts, bins.centers)
-                              / scale_sd)
+        res.statistic = float(det.binned_wasserstein(ref_counts, cur_counts, loc) / scale_sd)
         res.floor = cfg.wasserstein_threshold
     else:
         res.method = "ks"
         res.statistic, res.p_value = det.ks_test(ref, cur)
     return res
+
+
+def _grid_histogram(grid: det.Grid, ref_counts: np.ndarray, cur_counts: np.ndarray,
+                    loc: np.ndarray, n_bins: int) -> dict[str, Any]:
+    lo, hi = np.quantile(grid.sample, [0.005, 0.995])
+    if hi <= lo:
+        lo, hi = float(lo) - 0.5, float(hi) + 0.5
+    edges = np.linspace(lo, hi, n_bins + 1)
+    inner = edges[1:-1]
+    return {"type": "numeric", "edges": [float(e) for e in edges],
+            "reference": grid.regroup(ref_counts, loc, inner).astype(int).tolist(),
+            "current": grid.regroup(cur_counts, loc, inner).astype(int).tolist()}
 
 
 def judge_categorical(ref_col: DriftColumn, cur_col: DriftColumn, cfg: DriftConfig,

@@ -85,6 +85,10 @@ def sample_texts(values: pa.Array, n: int, seed: int) -> list[str]:
 def judge_text(name: str, reference: pa.Array, current: pa.Array, cfg: DriftConfig,
                ) -> ColumnResult:
     """MMD (RBF kernel, permutation p-value) between embedded samples of both sides."""
+    if pa.types.is_dictionary(reference.type):
+        reference = pc.cast(reference, pa.string())
+    if pa.types.is_dictionary(current.type):
+        current = pc.cast(current, pa.string())
     ref = sample_texts(reference, cfg.embedding_sample, 1)
     cur = sample_texts(current, cfg.embedding_sample, 2)
     res = ColumnResult(name, "embedding", n_reference=len(ref), n_current=len(cur))
