@@ -175,3 +175,15 @@ def test_text_columns_use_embedding_mmd() -> None:
     shifted = _col(compare_frames(ref, cur, cfg, text_columns=["q"]), "q")
     assert shifted["method"] == "mmd" and shifted["drifted"]
     assert not _col(compare_frames(ref, same, cfg, text_columns=["q"]), "q")["drifted"]
+
+
+def test_overlapping_checks_share_alpha() -> None:
+    from truecourse.drift.report import overlapping_checks
+
+    assert overlapping_checks(3600, 300) == 12
+    assert overlapping_checks(3600, 3600) == 1 and overlapping_checks(3600, None) == 1
+    assert overlapping_checks(3600, 7 * 60) == 9
+    rep = compare_frames(_frame(300, 1), _frame(300, 2), overlapping_checks=12)
+    assert rep.settings["alpha"] == pytest.approx(0.05 / 12)
+    assert rep.settings["overlapping_checks"] == 12
+    assert all(c["threshold"] == pytest.approx(0.05 / 12) for c in rep.to_dict()["columns"])

@@ -81,6 +81,8 @@ class ReportRequest(BaseModel):
     score_columns: list[str] = Field(default_factory=list)
     text_columns: list[str] = Field(default_factory=list)
     ignore: list[str] = Field(default_factory=list)
+    every: str | None = Field(default=None, description="the interval this check repeats at "
+                              "on overlapping windows (e.g. 5m): alpha is shared among them")
     alert: bool = Field(default=True, description="hand drift and quality alerts to alerting")
 
 
@@ -96,7 +98,8 @@ async def post_report(request: Request, body: ReportRequest) -> Any:
         report = build_report(rt.store, body.reference, body.current, rt.config.drift,
                               model=body.model, service=body.service,
                               score_columns=body.score_columns,
-                              text_columns=body.text_columns, ignore=body.ignore)
+                              text_columns=body.text_columns, ignore=body.ignore,
+                              every=body.every)
         save_report(rt.store, report)
         if body.alert:
             alerts = report.alerts(rt.now())

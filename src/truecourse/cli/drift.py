@@ -84,6 +84,9 @@ def run_command(
     text: list[str] = typer.Option([], "--text", help="Free-text columns (embedding MMD)."),
     ignore: list[str] = typer.Option([], "--ignore", help="Columns not to judge (ids, "
                                                           "timestamps)."),
+    every: str | None = typer.Option(None, "--every", help="The interval this check repeats "
+                                                           "at on overlapping windows (e.g. "
+                                                           "5m): alpha is shared among them."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     html: Path | None = typer.Option(None, "--html", help="Write a self-contained HTML report "
                                                           "with the plots here."),
@@ -104,7 +107,7 @@ def run_command(
         cfg = _settings(config)
         report = run_report(reference, current, cfg, db=db, model=model, service=service,
                             score_columns=score, text_columns=text, ignore=ignore,
-                            keep=store_report)
+                            keep=store_report, every=every)
     except TrueCourseError as exc:
         raise _fail(exc) from exc
     doc = report.to_dict()

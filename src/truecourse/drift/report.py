@@ -109,21 +109,28 @@ class DriftReport:
 def compare_frames(reference: DriftFrame, current: DriftFrame, cfg: DriftConfig | None = None,
                    *, model: str | None = None, score_columns: Sequence[str] = (),
                    text_columns: Sequence[str] = (), ignore: Sequence[str] = (),
-                   ) -> DriftReport:
+                   overlapping_checks: int = 1) -> DriftReport:
     """Judge every column the two sides share (the detector by type and size, see
     :mod:`truecourse.drift.judge`), add quality findings, and decide across columns.
 
     ``score_columns`` are prediction scores (Jensen-Shannon on binned scores); ``text_columns``
     are free text (embedding MMD); ``ignore`` are ids and timestamps not to judge. Never raises
     for data problems: they become findings and the remaining columns are still judged.
+
+    ``overlapping_checks`` is how many scheduled checks see any one row (window length / check
+    interval, see :func:`overlapping_checks`): alpha is divided by it, so the expected number
+    of false alarms per window length stays at most alpha however often the check runs.
     """
     cfg = cfg or DriftConfig()
+    if overlapping_checks > 1:
+        cfg = cfg.model_copy(update={"alpha": cfg.alpha / overlapping_checks})
     report = DriftReport(
         model=model, reference={"source": reference.source, "rows": reference.rows},
         current={"source": current.source, "rows": current.rows},
-        settings=cfg.model_dump(include={"alpha", "min_samples", "large_sample",
-                                         "wasserstein_threshold", "js_threshold",
-                                         "calibration_chunks", "embeddings"}))
+        settings={**cfg.model_dump(include={"alpha", "min_samples", "large_sample",
+                                            "wasserstein_threshold", "js_threshold",
+                                            "calibration_chunks", "embeddings"}),
+                  "overlapping_checks": overlapping_checks})
     skip = set(ignore)
     ref_frame = _without(reference, skip)
     cur_frame = _without(current, skip)
@@ -148,6 +155,14 @@ def compare_frames(reference: DriftFrame, current: DriftFrame, cfg: DriftConfig 
         if res.drifted:
             report.findings.append(_drift_finding(res))
     return report
+
+
+def overlapping_checks(window_s: float, interval_s: float | None) -> int:
+    """How many checks of a ``window_s`` window run every ``interval_s`` share a row:
+    ceil(window / interval), 1 when the check is not repeated or windows do not overlap."""
+    if not interval_s or interval_s >= window_s:
+        return 1
+    return int(-(-window_s // interval_s))
 
 
 def _judge(ref: DriftColumn, cur: DriftColumn, cfg: DriftConfig, is_score: bool,

@@ -25,7 +25,7 @@ from truecourse.drift.frame import (
     numeric_from_strings,
     read_path,
 )
-from truecourse.drift.report import DriftReport, compare_frames
+from truecourse.drift.report import DriftReport, compare_frames, overlapping_checks
 from truecourse.errors import InvalidInput
 from truecourse.store.base import Store
 
@@ -239,16 +239,29 @@ def load_side(spec: str, store: Store | None, cfg: DriftConfig, *, model: str | 
 def build_report(store: Store | None, reference: str, current: str, cfg: DriftConfig, *,
                  model: str | None = None, service: str | None = None,
                  score_columns: Sequence[str] = (), text_columns: Sequence[str] = (),
-                 ignore: Sequence[str] = ()) -> DriftReport:
-    """The report of ``current`` against ``reference`` (specs as in :func:`load_side`)."""
+                 ignore: Sequence[str] = (), every: str | None = None) -> DriftReport:
+    """The report of ``current`` against ``reference`` (specs as in :func:`load_side`).
+
+    ``every`` (e.g. ``5m``) says the check repeats on overlapping current windows at that
+    interval: alpha is shared among the checks that see the same rows."""
     cur_window = None if _is_file(current) or current.startswith("baseline:") \
         else parse_window(current)
     cur = load_side(current, store, cfg, model=model, service=service)
     ref = load_side(reference, store, cfg, model=model, service=service, current=cur_window)
     scores = list(score_columns) or (["score"] if model else [])
     texts = list(text_columns) or (["input_text"] if service else [])
+    overlap = 1
+    if every is not None:
+        if cur_window is None:
+            raise InvalidInput("--every applies to a current window, not a file")
+        m = _RELATIVE.match(every)
+        if not m:
+            raise InvalidInput(f"every={every!r} is not an interval", hint="e.g. 5m, 1h")
+        step = timedelta(**{_UNITS[m.group(2)]: int(m.group(1))}).total_seconds()
+        overlap = overlapping_checks((cur_window.until - cur_window.since).total_seconds(),
+                                     step)
     report = compare_frames(ref, cur, cfg, model=model or service, score_columns=scores,
-                            text_columns=texts, ignore=ignore)
+                            text_columns=texts, ignore=ignore, overlapping_checks=overlap)
     if model and store is not None and cur_window is not None:
         from truecourse.drift.performance import window_performance
 
@@ -260,14 +273,15 @@ def build_report(store: Store | None, reference: str, current: str, cfg: DriftCo
 def run_report(reference: str, current: str, cfg: DriftConfig, *, db: str | None = None,
                model: str | None = None, service: str | None = None,
                score_columns: Sequence[str] = (), text_columns: Sequence[str] = (),
-               ignore: Sequence[str] = (), keep: bool = False) -> DriftReport:
+               ignore: Sequence[str] = (), keep: bool = False,
+               every: str | None = None) -> DriftReport:
     """:func:`build_report` opening ``db`` when given (the CLI's path); ``keep`` stores it."""
     if db is None:
         if keep:
             raise InvalidInput("--store needs --db")
         return build_report(None, reference, current, cfg, model=model, service=service,
                             score_columns=score_columns, text_columns=text_columns,
-                            ignore=ignore)
+                            ignore=ignore, every=every)
     from truecourse.store import open_store
 
     store = open_store(db)
@@ -275,7 +289,7 @@ def run_report(reference: str, current: str, cfg: DriftConfig, *, db: str | None
         store.migrate()
         report = build_report(store, reference, current, cfg, model=model, service=service,
                               score_columns=score_columns, text_columns=text_columns,
-                              ignore=ignore)
+                              ignore=ignore, every=every)
         if keep:
             from truecourse.drift.reports import save_report
 
