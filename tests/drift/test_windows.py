@@ -73,3 +73,28 @@ def test_llm_span_features_report_drift_per_service(store: Store) -> None:
     assert not by["retrieval_top_score"]["drifted"] and not by["tool_name"]["drifted"]
     assert by["retrieval_top_score"]["kind"] == "numeric"
     assert by["prompt_chars"]["n_reference"] == 400 and by["tool_name"]["n_reference"] == 100
+
+
+def test_sketched_reference_matches_the_exact_verdicts(store: Store) -> None:
+    from truecourse.drift.sketches import build_sketches
+
+    for h in range(6):  # six hourly reference windows
+        batch, _ = predictions("fraud", DAY1 + timedelta(hours=h), 800, 10 + h, prefix=f"h{h}")
+        store.write([batch])
+    cur, _ = predictions("fraud", DAY2, 3000, 2, shift=0.6)
+    store.write([cur])
+    assert build_sketches(store, "fraud", DAY1, DAY1 + timedelta(hours=6), 3600,
+                          DriftConfig()) == 6
+    ref_spec = f"{DAY1.isoformat()}..{(DAY1 + timedelta(hours=6)).isoformat()}"
+    sketched = build_report(store, f"sketches:{ref_spec}", _w(DAY2), DriftConfig(),
+                            model="fraud").to_dict()
+    exact = build_report(store, ref_spec, _w(DAY2), DriftConfig(), model="fraud").to_dict()
+    s_by = {c["column"]: c for c in sketched["columns"]}
+    e_by = {c["column"]: c for c in exact["columns"]}
+    assert sketched["reference"]["sketched"] and s_by["amount"]["n_reference"] == 4800
+    for name in ("amount", "country", "channel", "score"):
+        assert s_by[name]["drifted"] == e_by[name]["drifted"], name
+    assert s_by["amount"]["drifted"]
+    assert s_by["amount"]["statistic"] == pytest.approx(0.6, abs=0.08)
+    assert s_by["amount"]["threshold_source"] in ("calibrated", "floor")
+    assert s_by["country"]["statistic"] == pytest.approx(e_by["country"]["statistic"], abs=0.01)

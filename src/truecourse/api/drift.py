@@ -15,7 +15,8 @@ from truecourse.drift.baselines import list_baselines, save_baseline
 from truecourse.drift.html import render_html
 from truecourse.drift.predictions import predictions_from_json
 from truecourse.drift.reports import get_report, list_reports, save_report
-from truecourse.drift.sources import build_report
+from truecourse.drift.sketches import build_sketches
+from truecourse.drift.sources import build_report, parse_window
 from truecourse.errors import InvalidInput
 from truecourse.runtime import Runtime
 
@@ -108,6 +109,29 @@ async def post_report(request: Request, body: ReportRequest) -> Any:
         return report.to_dict()
 
     return await run_in_threadpool(run)
+
+
+class SketchRequest(BaseModel):
+    """Which windows of a model's predictions to sketch."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(min_length=1)
+    since: str = Field(default="1h", description="RFC 3339 or look-back")
+    until: str = Field(default="now", description="RFC 3339, look-back or now")
+    step_s: int = Field(default=3600, ge=60, le=7 * 86400, description="window length")
+
+
+@router.post("/drift/sketches", summary="Sketch a model's prediction windows (KLL, frequent "
+                                        "items)")
+async def post_sketches(request: Request, body: SketchRequest) -> Any:
+    """Builds (or rebuilds) one sketch per column per ``step_s`` window; reports then use
+    ``reference: "sketches:SINCE..UNTIL"``. Call it every window as data arrives."""
+    rt = _rt(request)
+    window = parse_window(f"{body.since}..{body.until}")
+    n = await run_in_threadpool(build_sketches, rt.store, body.model, window.since,
+                                window.until, body.step_s, rt.config.drift)
+    return {"model": body.model, "windows": n}
 
 
 @router.get("/drift/reports", summary="Stored drift reports, newest first")

@@ -221,3 +221,29 @@ def reports_command(
         table.add_row(r["id"], str(r.get("model")), str(r["created_at"]), r["status"],
                       "" if share is None else f"{share:.0%}")
     _console().print(table)
+
+
+@drift_app.command("sketch")
+def sketch_command(
+    model: str = typer.Option(..., help="The model whose predictions to sketch."),
+    since: str = typer.Option("1d", help="Start: RFC 3339 or look-back (1d)."),
+    until: str = typer.Option("now", help="End: RFC 3339, look-back or now."),
+    step: str = typer.Option("1h", help="Window length of one sketch (1h)."),
+    db: str = typer.Option(..., help="DuckDB file or postgresql:// URL."),
+    config: Path | None = _CONFIG,
+) -> None:
+    """Build the per-window sketches (KLL, frequent items) of a model's predictions, for
+    references like --reference sketches:30d..1d. Run it every STEP (cron) as data arrives."""
+    from truecourse.drift.sketches import build_sketches
+    from truecourse.drift.sources import parse_window
+
+    try:
+        cfg = _settings(config)
+        window = parse_window(f"{since}..{until}")
+        step_s = parse_window(f"{step}..now").until - parse_window(f"{step}..now").since
+        with _open(db) as store:
+            n = build_sketches(store, model, window.since, window.until,
+                               int(step_s.total_seconds()), cfg)
+    except TrueCourseError as exc:
+        raise _fail(exc) from exc
+    _console().print(f"{n} windows of {model} sketched", highlight=False)

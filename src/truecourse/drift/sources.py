@@ -247,6 +247,22 @@ def build_report(store: Store | None, reference: str, current: str, cfg: DriftCo
     cur_window = None if _is_file(current) or current.startswith("baseline:") \
         else parse_window(current)
     cur = load_side(current, store, cfg, model=model, service=service)
+    if reference.startswith("sketches:"):
+        if not model or store is None:
+            raise InvalidInput("a sketched reference needs a model and a store",
+                               hint="e.g. --model fraud --db FILE --reference sketches:30d..1d")
+        from truecourse.drift.sketches import compare_with_sketches, load_windows
+
+        ref_window = parse_window(reference.removeprefix("sketches:"))
+        sketched = compare_with_sketches(
+            load_windows(store, model, ref_window.since, ref_window.until), cur, cfg,
+            model=model, source=f"sketches of {model} {ref_window.label()}")
+        if cur_window is not None:
+            from truecourse.drift.performance import window_performance
+
+            sketched.performance = window_performance(store, model, cur_window.since,
+                                                      cur_window.until)
+        return sketched
     ref = load_side(reference, store, cfg, model=model, service=service, current=cur_window)
     scores = list(score_columns) or (["score"] if model else [])
     texts = list(text_columns) or (["input_text"] if service else [])
