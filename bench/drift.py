@@ -2,7 +2,7 @@
 
     python bench/drift.py                       # power (30 seeds, n=5,000) + speed at 1 M rows
     python bench/drift.py --skip-speed --seeds 30
-    python bench/drift.py --skip-power --rows 1000000,200000
+    python bench/drift.py --skip-power --skip-repeated --rows 1000000,200000
 
 Power: each seed draws a reference and a current table of ``--n`` rows and 10 columns
 (7 numeric N(0, 1), 3 categorical with 3-6 categories) and plants one shift in the current
@@ -11,6 +11,10 @@ table: a mean shift of 0.1-0.5 sd, a variance change (sd x1.25, x1.5), a new cat
 seed; power = share of seeds where the planted column drifted, false-positive rate = share of
 control reports with ANY column drifted (per model report), plus the share of unplanted
 columns that fired in the shifted runs.
+
+Repeated checks: no-drift streams checked every 50 rows on the last 600 (each row seen by 12
+checks), with alpha per check and with alpha shared among the overlapping checks
+(``overlapping_checks``): false alarms per check and per window length.
 
 Speed: a reference and a current table of ``--rows`` rows x 50 columns (35 numeric, 15
 categorical), three numeric columns shifted by 0.5 sd and two categorical mixes changed. Times a
@@ -102,6 +106,31 @@ def power(n: int, seeds: int) -> None:
               f"{med:>12} {per:>9.3f}", flush=True)
 
 
+def repeated(seeds: int, window: int = 600, step: int = 50, stream: int = 6000) -> None:
+    """No-drift streams checked every ``step`` rows on the last ``window`` rows (12
+    overlapping checks per row): false alarms per window length, alpha per check vs shared."""
+    cfg = DriftConfig()
+    overlap = -(-window // step)
+    print(f"\nrepeated checks: window {window} rows, every {step} rows ({overlap} checks see "
+          f"each row), {stream}-row no-drift streams, 5 columns, {seeds} seeds")
+    for label, share in (("alpha per check", 1), (f"alpha / {overlap} (shared)", overlap)):
+        checks = alarms = 0
+        t = time.perf_counter()
+        for seed in range(seeds):
+            rng = np.random.default_rng(1000 + seed)
+            ref = frame_from_arrow(pa.table({f"x{i}": rng.normal(0, 1, 2000) for i in range(5)}))
+            data = pa.table({f"x{i}": rng.normal(0, 1, stream) for i in range(5)})
+            for end in range(window, stream + 1, step):
+                cur = frame_from_arrow(data.slice(end - window, window))
+                rep = compare_frames(ref, cur, cfg, overlapping_checks=share)
+                checks += 1
+                alarms += rep.drifted
+        lengths = checks / overlap
+        print(f"  {label:24} checks {checks:5d}  alarms {alarms:4d}  per check "
+              f"{alarms / checks:.4f}  per window length {alarms / lengths:.3f}  "
+              f"({time.perf_counter() - t:.0f} s)", flush=True)
+
+
 def _big(rows: int, seed: int, shifted: bool) -> pa.Table:
     rng = np.random.default_rng(seed)
     cols: dict[str, Any] = {}
@@ -172,9 +201,12 @@ def main() -> None:
     ap.add_argument("--skip-power", action="store_true")
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--no-evidently", action="store_true")
+    ap.add_argument("--skip-repeated", action="store_true")
     args = ap.parse_args()
     if not args.skip_power:
         power(args.n, args.seeds)
+    if not args.skip_repeated:
+        repeated(args.seeds)
     if not args.skip_speed:
         for rows in (int(r) for r in args.rows.split(",")):
             speed(rows, not args.no_evidently)
