@@ -102,3 +102,35 @@ def test_report_from_ingested_predictions_is_stored_served_and_alerts(
     assert r.status_code == 400 and "exactly one of model" in r.json()["error"]["message"]
     r = client.post("/api/v1/drift/reports", json={"model": "churn", "reference": "soon..now"})
     assert r.status_code == 400 and "is not a time" in r.json()["error"]["message"]
+
+
+def test_llm_service_report_from_otlp_ingested_spans(client: TestClient) -> None:
+    """Spans arrive through the real OTLP receiver; the report derives the LLM features."""
+    from datetime import timedelta
+
+    from otlp_builders import span, trace_request
+
+    rng = np.random.default_rng(4)
+    for day, words, mult in ((DAY1, ["order", "refund", "invoice"], 1),
+                             (DAY2, ["Kündigung", "Vertrag", "Rechnung"], 4)):
+        spans = []
+        for i in range(300):
+            prompt = " ".join(rng.choice(words, int(rng.integers(5, 10)) * mult))
+            spans.append(span("chat gpt-4o-mini", start_ns=int(day.timestamp() * 1e9) + i * 10**9,
+                              attrs={"openinference.span.kind": "LLM", "input.value": prompt,
+                                     "output.value": "ok",
+                                     "llm.model_name": "gpt-4o-mini",
+                                     "llm.token_count.prompt": len(prompt) // 4,
+                                     "llm.token_count.completion": 2}))
+        r = client.post("/v1/traces", content=trace_request(spans, service="bot")
+                        .SerializeToString(),
+                        headers={"content-type": "application/x-protobuf"})
+        assert r.status_code == 200
+    window = lambda d: f"{d.isoformat()}..{(d + timedelta(hours=1)).isoformat()}"  # noqa: E731
+    r = client.post("/api/v1/drift/reports", json={
+        "service": "bot", "reference": window(DAY1), "current": window(DAY2)})
+    assert r.status_code == 200, r.text
+    by = {c["column"]: c for c in r.json()["columns"]}
+    assert by["prompt_chars"]["drifted"] and by["input_tokens"]["drifted"]
+    assert by["input_text"]["method"] == "mmd" and by["input_text"]["drifted"]
+    assert not by["model"]["drifted"] and by["prompt_chars"]["n_current"] == 300

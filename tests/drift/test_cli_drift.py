@@ -129,3 +129,32 @@ def test_baseline_upload_to_a_db_and_report_against_it(files: tuple[Path, Path],
     code, _, stderr = _run("drift", "baseline", str(tmp_path / "none.csv"), "--model", "m",
                            "--db", str(db))
     assert code == 2 and "does not exist" in stderr
+
+
+def test_drift_run_on_store_windows_for_a_model_and_a_service(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from truecourse.store import DuckDBStore
+
+    from .data import DAY1, DAY2, llm_spans, predictions
+
+    db = tmp_path / "w.duckdb"
+    s = DuckDBStore(db)
+    s.migrate()
+    s.write([predictions("fraud", DAY1, 1200, 1)[0], predictions("fraud", DAY2, 1200, 2, 0.8)[0],
+             llm_spans("bot", DAY1, 300, 1), llm_spans("bot", DAY2, 300, 2, longer=True)])
+    s.close()
+    w1 = f"{DAY1.isoformat()}..{(DAY1 + timedelta(hours=1)).isoformat()}"
+    w2 = f"{DAY2.isoformat()}..{(DAY2 + timedelta(hours=1)).isoformat()}"
+    code, stdout, stderr = _run("drift", "run", "--model", "fraud", "-r", w1, "--current", w2,
+                                "--db", str(db), "--json")
+    assert code == 0, stderr
+    doc = json.loads(stdout)
+    assert doc["model"] == "fraud" and "amount" in doc["drifted_columns"]
+    code, stdout, stderr = _run("drift", "run", "--service", "bot", "-r", "rolling:1d",
+                                "--current", w2, "--db", str(db))
+    assert code == 0, stderr
+    assert "prompt_chars" in stdout and "mmd" in stdout
+    code, _, stderr = _run("drift", "run", "--model", "fraud", "-r", "tomorrow..now",
+                           "--current", w2, "--db", str(db))
+    assert code == 2 and "is not a time" in stderr
