@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class SpanAttributeFeature(BaseModel):
@@ -16,6 +16,30 @@ class SpanAttributeFeature(BaseModel):
     kind: Literal["numeric", "categorical"] = Field(
         description="How its values are compared: `numeric` (distributions) or `categorical` "
         "(category shares).")
+
+
+class DriftCheck(BaseModel):
+    """A drift report the server runs on a schedule (on the detection leader)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = Field(default=None, description="Model whose predictions to check.")
+    service: str | None = Field(default=None,
+                                description="Service whose LLM spans to check (instead of "
+                                            "`model`).")
+    reference: str = Field(
+        min_length=1, description="`SINCE..UNTIL`, `rolling:7d`, `baseline:ID` or "
+        "`sketches:SINCE..UNTIL`.")
+    window_s: int = Field(default=3600, ge=60, description="Current window: the last N seconds.")
+    every_s: int = Field(
+        default=300, ge=10,
+        description="Run every N seconds; overlapping windows share alpha (see docs/drift.md).")
+
+    @model_validator(mode="after")
+    def _one_subject(self) -> DriftCheck:
+        if (self.model is None) == (self.service is None):
+            raise ValueError("give exactly one of model or service")
+        return self
 
 
 class DriftConfig(BaseModel):
@@ -84,3 +108,7 @@ class DriftConfig(BaseModel):
         default_factory=list,
         description="Span attributes to watch in LLM drift reports, besides the built-in "
         "features.")
+    checks: list[DriftCheck] = Field(
+        default_factory=list,
+        description="Drift reports the server runs on a schedule; each stores its report and "
+                    "raises ModelDrift / DataQuality alerts (resolved when they clear).")

@@ -65,7 +65,8 @@ class DriftReport:
     @property
     def status(self) -> str:
         if not self.judged:
-            return "not_enough_data" if self.columns else "no_comparable_columns"
+            no_rows = any(f.check == "no_data" for f in self.findings)
+            return "not_enough_data" if self.columns or no_rows else "no_comparable_columns"
         return "drift" if self.drifted else "no_drift"
 
     def to_dict(self) -> dict[str, Any]:
@@ -134,6 +135,13 @@ def compare_frames(reference: DriftFrame, current: DriftFrame, cfg: DriftConfig 
     skip = set(ignore)
     ref_frame = _without(reference, skip)
     cur_frame = _without(current, skip)
+    empty = [side for side, f in (("reference", ref_frame), ("current", cur_frame))
+             if f.rows == 0]
+    if empty:
+        report.findings.append(Finding(
+            "no_data", message=f"the {' and the '.join(empty)} data has no rows: nothing to "
+                               "compare (check the window, the model or service name)"))
+        return report
     report.findings.extend(schema_findings(ref_frame, cur_frame))
     for name in ref_frame.columns:
         if name not in cur_frame.columns:
