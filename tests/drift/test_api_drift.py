@@ -134,3 +134,25 @@ def test_llm_service_report_from_otlp_ingested_spans(client: TestClient) -> None
     assert by["prompt_chars"]["drifted"] and by["input_tokens"]["drifted"]
     assert by["input_text"]["method"] == "mmd" and by["input_text"]["drifted"]
     assert not by["model"]["drifted"] and by["prompt_chars"]["n_current"] == 300
+
+
+def test_sketches_route_builds_windows_for_a_sketched_reference(client: TestClient) -> None:
+    from datetime import timedelta
+
+    for h in range(4):
+        r = client.post("/api/v1/predictions", json=_preds(DAY1 + timedelta(hours=h), 400, h))
+        assert r.json()["accepted"] == 400
+    r = client.post("/api/v1/predictions", json=_preds(DAY2, 300, 9, shift=1.5))
+    end = DAY1 + timedelta(hours=4)
+    r = client.post("/api/v1/drift/sketches", json={
+        "model": "churn", "since": DAY1.isoformat(), "until": end.isoformat(), "step_s": 3600})
+    assert r.status_code == 200 and r.json() == {"model": "churn", "windows": 4}
+    r = client.post("/api/v1/drift/reports", json={
+        "model": "churn", "reference": f"sketches:{DAY1.isoformat()}..{end.isoformat()}",
+        "current": f"{DAY2.isoformat()}..{(DAY2 + timedelta(hours=1)).isoformat()}"})
+    assert r.status_code == 200, r.text
+    by = {c["column"]: c for c in r.json()["columns"]}
+    assert by["tenure"]["method"] == "ks" and by["tenure"]["drifted"]  # small current: KS
+    assert by["tenure"]["n_reference"] == 1600 and not by["plan"]["drifted"]
+    r = client.post("/api/v1/drift/sketches", json={"model": "churn", "step_s": 5})
+    assert r.status_code == 400 and "step_s" in r.json()["error"]["message"]
