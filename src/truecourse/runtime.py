@@ -40,7 +40,7 @@ class DetectionLoop:
         if config.detect.slos or config.detect.rules:
             self.evaluator = Evaluator(store, config.detect, measure=config.measure)
         self.drift: DriftChecks | None = None
-        if config.drift.checks:
+        if config.drift.checks or config.drift.sketch_models:
             self.drift = DriftChecks(store, config.drift)
         self.job = LeaderJob(leader_lock(getattr(store, "dsn", store.url), "detect"),
                              config.detect.interval_s, self.run_once, "detect",

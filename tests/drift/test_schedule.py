@@ -39,3 +39,20 @@ def test_check_fires_then_waits_then_resolves(tmp_path: Path) -> None:
 def test_a_check_names_exactly_one_subject() -> None:
     with pytest.raises(InvalidConfig, match="exactly one of model or service"):
         parse_config("drift:\n  checks:\n    - reference: 7d..1d\n")
+
+
+def test_leader_sketches_closed_windows_as_data_arrives(tmp_path: Path) -> None:
+    from truecourse.drift.sketches import load_windows
+
+    store = DuckDBStore(tmp_path / "k.duckdb")
+    store.migrate()
+    for h in range(3):
+        store.write([predictions("fraud", DAY1 + timedelta(hours=h), 200, h, prefix=f"k{h}")[0]])
+    cfg = parse_config("drift:\n  sketch_models: [fraud]\n").drift
+    checks = DriftChecks(store, cfg)
+    assert checks.sketch_due(DAY1 + timedelta(hours=1, minutes=5)) == 1  # hour 0 closed
+    assert checks.sketch_due(DAY1 + timedelta(hours=1, minutes=30)) == 0  # nothing new
+    assert checks.sketch_due(DAY1 + timedelta(hours=3, minutes=1)) == 2  # hours 1 and 2
+    windows = load_windows(store, "fraud", DAY1, DAY1 + timedelta(hours=3))
+    assert len(windows["amount"]) == 3 and sum(w.rows for w in windows["amount"]) == 600
+    store.close()

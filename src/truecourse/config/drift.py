@@ -112,3 +112,10 @@ class DriftConfig(BaseModel):
         default_factory=list,
         description="Drift reports the server runs on a schedule; each stores its report and "
                     "raises ModelDrift / DataQuality alerts (resolved when they clear).")
+    sketch_models: list[str] = Field(
+        default_factory=list,
+        description="Models whose predictions the detection leader sketches window by window as "
+                    "data arrives (KLL, frequent items), for `sketches:SINCE..UNTIL` references.")
+    sketch_window_s: int = Field(default=3600, ge=60, le=86400,
+                                 description="Length of one sketched window (aligned to the "
+                                             "epoch: hours by default).")

@@ -9,7 +9,7 @@ multiply false alarms, and the alerting engine deduplicates a persisting alert b
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from truecourse.config.drift import DriftConfig
 from truecourse.drift.reports import save_report
@@ -29,6 +29,27 @@ class DriftChecks:
         self.cfg = cfg
         self._last: dict[int, datetime] = {}
         self._firing: dict[int, dict[str, Alert]] = {}
+        self._sketched: dict[str, datetime] = {}
+
+    def sketch_due(self, now: datetime) -> int:
+        """Sketch each configured model's windows that closed since the last call (the first
+        call sketches the last closed window); windows sketched."""
+        from truecourse.drift.sketches import build_sketches
+
+        step = self.cfg.sketch_window_s
+        closed = datetime.fromtimestamp(int(now.timestamp()) // step * step, tz=UTC)
+        done = 0
+        for model in self.cfg.sketch_models:
+            since = self._sketched.get(model, closed - timedelta(seconds=step))
+            if since >= closed:
+                continue
+            try:
+                done += build_sketches(self.store, model, since, closed, step, self.cfg)
+            except TrueCourseError as exc:
+                log.warning("sketching %s failed: %s", model, exc)
+                continue
+            self._sketched[model] = closed
+        return done
 
     def run_due(self, now: datetime) -> list[Alert]:
         """Run every check whose interval has passed; their firing and resolved alerts.
@@ -37,6 +58,7 @@ class DriftChecks:
         skipped until its next turn; the other checks still run.
         """
         out: list[Alert] = []
+        self.sketch_due(now)
         for i, check in enumerate(self.cfg.checks):
             last = self._last.get(i)
             if last is not None and (now - last).total_seconds() < check.every_s:
