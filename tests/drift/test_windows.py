@@ -51,7 +51,7 @@ def test_prediction_windows_report_drift_and_performance(store: Store) -> None:
 
 def test_rolling_reference_is_the_same_hours_a_day_earlier(store: Store) -> None:
     ref, _ = predictions("m", DAY1, 400, 1)
-    cur, _ = predictions("m", DAY2, 400, 1)  # the same data a day later: no drift at all
+    cur, _ = predictions("m", DAY2, 400, 1, prefix="q")  # the same data a day later
     store.write([ref, cur])
     report = build_report(store, "rolling:1d", _w(DAY2), DriftConfig(), model="m")
     assert report.reference["rows"] == 400
@@ -98,3 +98,11 @@ def test_sketched_reference_matches_the_exact_verdicts(store: Store) -> None:
     assert s_by["amount"]["statistic"] == pytest.approx(0.6, abs=0.08)
     assert s_by["amount"]["threshold_source"] in ("calibrated", "floor")
     assert s_by["country"]["statistic"] == pytest.approx(e_by["country"]["statistic"], abs=0.01)
+
+
+def test_retried_predictions_are_stored_once(store: Store) -> None:
+    batch, _ = predictions("fraud", DAY1, 50, 1)
+    store.write([batch])
+    store.write([batch])  # a client retry after a lost answer
+    n = store.select("SELECT count(*) AS n FROM predictions").column("n")[0].as_py()
+    assert n == 50 and store.counts()["predictions"] == 50

@@ -2,7 +2,7 @@
 -- stored drift reports and per-window sketches. JSON is text, as elsewhere.
 
 CREATE TABLE predictions (
-    id VARCHAR,
+    id VARCHAR PRIMARY KEY,
     time TIMESTAMPTZ,
     model VARCHAR,
     version VARCHAR,

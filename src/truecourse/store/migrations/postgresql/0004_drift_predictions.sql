@@ -2,7 +2,7 @@
 -- stored drift reports and per-window sketches. JSON is text, as elsewhere.
 
 CREATE TABLE predictions (
-    id text,
+    id text PRIMARY KEY,
     time timestamptz,
     model text,
     version text,
@@ -13,7 +13,6 @@ CREATE TABLE predictions (
     score double precision
 );
 CREATE INDEX predictions_model_time ON predictions (model, time);
-CREATE INDEX predictions_id ON predictions (id);
 
 CREATE TABLE drift_baselines (
     id text PRIMARY KEY,
