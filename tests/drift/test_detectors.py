@@ -107,3 +107,13 @@ def test_benjamini_hochberg_matches_the_textbook_and_scipy() -> None:
     assert q.tolist() == pytest.approx([0.02, 0.04, 0.04, 0.02])
     assert q.tolist() == pytest.approx(stats.false_discovery_control(p).tolist())
     assert det.benjamini_hochberg(np.array([])).size == 0
+
+
+def test_public_surface_resolves() -> None:
+    import truecourse.drift as drift
+
+    assert drift.__all__ == sorted(drift.__all__)
+    for name in drift.__all__:
+        assert getattr(drift, name) is not None, name
+    with pytest.raises(AttributeError):
+        _ = drift.no_such_name  # type: ignore[attr-defined]

@@ -28,6 +28,13 @@ _EXPORTS = {
     "chi2_test": "detectors", "js_distance": "detectors", "mmd_test": "detectors",
     "benjamini_hochberg": "detectors",
     "hashed_ngrams": "text", "judge_text": "text",
+    "build_report": "sources", "parse_window": "sources",
+    "save_report": "reports", "list_reports": "reports", "get_report": "reports",
+    "save_baseline": "baselines", "load_baseline": "baselines",
+    "predictions_from_json": "predictions",
+    "cbpe": "performance", "window_performance": "performance",
+    "build_sketches": "sketches", "compare_with_sketches": "sketches",
+    "DriftChecks": "schedule",
 }
 
 __all__ = sorted(_EXPORTS)
