@@ -22,7 +22,8 @@ ADMIN_URL = os.environ.get("TRUECOURSE_TEST_PG", "postgresql://postgres@127.0.0.
 REQUIRE_SERVICES = os.environ.get("TRUECOURSE_REQUIRE_SERVICES") == "1"
 
 #: The tables a test may write; ``truncate`` empties them.
-TABLES = ("spans", "logs", "metric_points", "events", "ingest_ledger")
+TABLES = ("spans", "logs", "metric_points", "events", "ingest_ledger", "predictions",
+          "drift_baselines", "drift_reports", "drift_sketches")
 
 
 def _admin() -> psycopg.Connection[tuple[object, ...]]:

@@ -16,6 +16,7 @@ from truecourse.config import TrueCourseConfig, load_config
 from truecourse.context import DeployWindows
 from truecourse.coord.leader import LeaderJob, leader_lock
 from truecourse.detect import Evaluator
+from truecourse.drift.schedule import DriftChecks
 from truecourse.measure.prometheus import SliMetrics
 from truecourse.pipeline.metrics import PipelineMetrics
 from truecourse.pipeline.normalize import NormalizeProcessor, pricing_catalog
@@ -38,6 +39,9 @@ class DetectionLoop:
         self.evaluator: Evaluator | None = None
         if config.detect.slos or config.detect.rules:
             self.evaluator = Evaluator(store, config.detect, measure=config.measure)
+        self.drift: DriftChecks | None = None
+        if config.drift.checks or config.drift.sketch_models:
+            self.drift = DriftChecks(store, config.drift)
         self.job = LeaderJob(leader_lock(getattr(store, "dsn", store.url), "detect"),
                              config.detect.interval_s, self.run_once, "detect",
                              retry_s=min(5.0, config.detect.interval_s))
@@ -45,6 +49,8 @@ class DetectionLoop:
     def run_once(self, now: datetime | None = None) -> None:
         now = now or datetime.now(UTC)
         alerts = self.evaluator.catch_up(now) if self.evaluator is not None else []
+        if self.drift is not None:
+            alerts = [*alerts, *self.drift.run_due(now)]
         self.engine.receive(alerts, now)
         self.engine.flush(now)
 

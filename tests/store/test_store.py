@@ -201,7 +201,8 @@ def test_logs_metrics_events_round_trip(store: Store) -> None:
     metrics = decode("metrics", metric_request().SerializeToString(), PB).batch
     events = _events(b'[{"kind": "deploy", "service": "svc", "version": "2", "id": "d1"}]')
     store.write([logs, metrics, events])
-    assert store.counts() == {"spans": 0, "logs": 2, "metric_points": 5, "events": 1}
+    assert store.counts() == {"spans": 0, "logs": 2, "metric_points": 5, "events": 1,
+                              "predictions": 0}
     assert [r["body"] for r in store.logs(LogQuery(text="boom")).items] == ["boom happened"]
     assert store.logs(LogQuery(severity_min=18)).items == []
     ev = store.events(EventQuery(kind="deploy")).items[0]

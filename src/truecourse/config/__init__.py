@@ -6,6 +6,7 @@
     config.pipeline.processors                # ordered [ProcessorEntry], .type / .settings
 """
 
+from truecourse.config.drift import DriftConfig, SpanAttributeFeature
 from truecourse.config.loader import InvalidConfig, load_config, parse_config
 from truecourse.config.measure import MeasureConfig, PriceOverride
 from truecourse.config.processors import (
@@ -40,6 +41,7 @@ __all__ = [
     "RESERVED_DESTINATIONS",
     "CatalogConfig",
     "DedupeConfig",
+    "DriftConfig",
     "EnrichConfig",
     "FilterConfig",
     "GuardConfig",
@@ -57,6 +59,7 @@ __all__ = [
     "SampleConfig",
     "ServerConfig",
     "ServiceEntry",
+    "SpanAttributeFeature",
     "StorageConfig",
     "TrueCourseConfig",
     "config_reference_markdown",

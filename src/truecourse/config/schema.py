@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from truecourse.config.alerting import AlertingConfig
 from truecourse.config.checks import Loc, located, unknown_name
 from truecourse.config.detect import DetectConfig, validate_detect
+from truecourse.config.drift import DriftConfig
 from truecourse.config.measure import MeasureConfig
 from truecourse.config.processors import (
     RESERVED_DESTINATIONS,
@@ -314,6 +315,7 @@ class TrueCourseConfig(BaseModel):
     alerting: AlertingConfig = Field(
         default_factory=AlertingConfig, description=AlertingConfig.__doc__
     )
+    drift: DriftConfig = Field(default_factory=DriftConfig, description=DriftConfig.__doc__)
 
     @model_validator(mode="after")
     def _services_in_the_catalog(self) -> TrueCourseConfig:

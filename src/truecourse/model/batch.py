@@ -118,6 +118,11 @@ class EventBatch(Batch):
     __slots__ = ()
 
 
+class PredictionBatch(Batch):
+    table = "predictions"
+    __slots__ = ()
+
+
 class ArrowBatch:
     """Rows of one table already in Arrow form (from an ingest worker process).
 
@@ -158,5 +163,5 @@ class ArrowBatch:
 
 
 BATCH_TYPES: dict[str, type[Batch]] = {
-    b.table: b for b in (SpanBatch, LogBatch, MetricBatch, EventBatch)
+    b.table: b for b in (SpanBatch, LogBatch, MetricBatch, EventBatch, PredictionBatch)
 }

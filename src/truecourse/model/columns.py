@@ -149,11 +149,27 @@ EVENT_COLUMNS: tuple[Column, ...] = (
     _json_column("payload", "the kind-specific fields"),
 )
 
+PREDICTION_COLUMNS: tuple[Column, ...] = (
+    Column("id", pa.string(), "VARCHAR", "prediction id (client-supplied or generated); labels "
+                                         "arriving later name it as prediction_id"),
+    Column("time", _TS, "TIMESTAMPTZ", "when the prediction was made"),
+    Column("model", pa.string(), "VARCHAR", "model name"),
+    Column("version", pa.string(), "VARCHAR", "model version"),
+    Column("env", pa.string(), "VARCHAR", "environment"),
+    _json_column("features", "the model's input features: {name: number | string | bool}"),
+    Column("prediction", pa.string(), "VARCHAR", "the predicted class or value, as text"),
+    Column("prediction_value", pa.float64(), "DOUBLE",
+           "the prediction as a number when it is one (regression, 0/1 classes)"),
+    Column("score", pa.float64(), "DOUBLE", "the model's score / probability of the positive "
+                                            "class"),
+)
+
 TABLE_COLUMNS: dict[str, tuple[Column, ...]] = {
     "spans": SPAN_COLUMNS,
     "logs": LOG_COLUMNS,
     "metric_points": METRIC_COLUMNS,
     "events": EVENT_COLUMNS,
+    "predictions": PREDICTION_COLUMNS,
 }
 
 ARROW_SCHEMAS: dict[str, pa.Schema] = {

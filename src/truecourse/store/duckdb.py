@@ -28,8 +28,8 @@ _JSON_COLUMNS = {t: {c.name for c in cols if c.json} for t, cols in TABLE_COLUMN
 
 
 def _insert_verb(table: str) -> str:
-    """Events carry client ids: a retried event is ignored, not stored twice."""
-    return "INSERT OR IGNORE" if table == "events" else "INSERT"
+    """Events and predictions carry client ids: a retried one is ignored, not stored twice."""
+    return "INSERT OR IGNORE" if table in ("events", "predictions") else "INSERT"
 
 
 class DuckDBStore:

@@ -496,12 +496,13 @@ def _copy(conn: psycopg.Connection[Any], table: str, arrow: pa.Table) -> None:
 
 
 def _copy_tables(conn: psycopg.Connection[Any], tables: dict[str, pa.Table]) -> None:
-    """COPY each table in; events through a temporary table so a retried id is ignored."""
+    """COPY each table in; events and predictions through a temporary table so a retried id
+    is ignored."""
     for table, arrow in tables.items():
-        if table != "events":
+        if table not in ("events", "predictions"):
             _copy(conn, table, arrow)
             continue
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS _tc_events (LIKE events) "
+        conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS _tc_{table} (LIKE {table}) "
                      "ON COMMIT DELETE ROWS")
-        _copy(conn, "_tc_events", arrow)
-        conn.execute("INSERT INTO events SELECT * FROM _tc_events ON CONFLICT (id) DO NOTHING")
+        _copy(conn, f"_tc_{table}", arrow)
+        conn.execute(f"INSERT INTO {table} SELECT * FROM _tc_{table} ON CONFLICT (id) DO NOTHING")
