@@ -156,9 +156,9 @@ def test_alerts_page_lists_silences_from_the_api(client: TestClient) -> None:
     assert f'data-silence="{sid}"' in html and "sil-expired" in html
 
 
-def test_drift_page_says_what_it_waits_for(client: TestClient) -> None:
-    html = client.get("/drift").text
-    assert "drift package" in html and 'id="drift-unavailable"' in html
+def test_drift_page_without_reports_says_where_they_come_from(client: TestClient) -> None:
+    html = client.get("/drift", params=RANGE).text
+    assert 'id="drift-unavailable"' in html and "drift.checks" in html
 
 
 @pytest.mark.parametrize(("path", "params", "status", "message"), [

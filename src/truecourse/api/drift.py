@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse
 
 from truecourse.api.otlp import read_body
+from truecourse.api.params import parse_time
 from truecourse.api.responses import ORJSONResponse
 from truecourse.drift.baselines import list_baselines, save_baseline
 from truecourse.drift.html import render_html
@@ -136,9 +137,14 @@ async def post_sketches(request: Request, body: SketchRequest) -> Any:
 
 @router.get("/drift/reports", summary="Stored drift reports, newest first")
 async def get_reports(request: Request, model: str | None = None,
+                      since: str | None = Query(None, description="created at or after: "
+                                                "RFC 3339 or relative (1h, 7d)"),
+                      until: str | None = Query(None, description="created before"),
                       limit: int = Query(50, ge=1, le=1000)) -> Any:
     rt = _rt(request)
-    return {"reports": await run_in_threadpool(list_reports, rt.store, model, limit)}
+    now = rt.now()
+    start, end = parse_time(since, "since", now), parse_time(until, "until", now)
+    return {"reports": await run_in_threadpool(list_reports, rt.store, model, limit, start, end)}
 
 
 @router.get("/drift/reports/{report_id}", summary="One stored drift report (JSON)")

@@ -30,6 +30,7 @@ _EXPORTS = {
     "hashed_ngrams": "text", "judge_text": "text",
     "build_report": "sources", "parse_window": "sources",
     "save_report": "reports", "list_reports": "reports", "get_report": "reports",
+    "latest_reports": "reports",
     "save_baseline": "baselines", "load_baseline": "baselines",
     "predictions_from_json": "predictions",
     "cbpe": "performance", "window_performance": "performance",

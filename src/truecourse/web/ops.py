@@ -21,6 +21,7 @@ from truecourse.errors import NotFound
 from truecourse.measure.query import MeasureQuery
 from truecourse.measure.scorecard import scorecard, timeseries
 from truecourse.runtime import Runtime
+from truecourse.web.drift import drift_findings
 from truecourse.web.graph import dependency_graph
 from truecourse.web.page import gather, guarded, page, runtime_of, state_of
 from truecourse.web.state import PageState
@@ -121,6 +122,7 @@ def oncall(request: Request) -> Response:
                         st.service, 200),
         errors=partial(timeseries, rt.store, _query(st, "service"), "error_rate", None,
                        rt.config.measure),
+        drift=partial(drift_findings, rt, st.window, st.service),
         **_slo_calls(rt, st.service))
     changes = got["changes"]
     firing = [a for g in groups for a in g["alerts"]]
@@ -132,7 +134,7 @@ def oncall(request: Request) -> Response:
     burning = sorted({a["labels"].get("service") for a in firing if a["labels"].get("service")})
     owners = [(name, catalog.get(name)) for name in (burning or sorted(catalog))]
     return page(request, "oncall.html", st, title="On-call", active="/oncall", groups=groups,
-                slos=_slos(got), changes=changes, owners=owners,
+                slos=_slos(got), changes=changes, owners=owners, drift=got["drift"],
                 burning=burning, chart=_chart(got["errors"], "ratio", markers))
 
 
