@@ -52,7 +52,6 @@ class DriftView:
 
     features: list[FeatureDrift]
     share: dict[str, Any] = field(default_factory=dict)
-    reference_window: str = ""
     #: the newest report of each model, as stored (links to its JSON and HTML)
     reports: list[dict[str, Any]] = field(default_factory=list)
 
@@ -66,17 +65,9 @@ def drift_view(rt: Runtime, window: Window, service: str | None) -> DriftView:
         history=partial(list_reports, rt.store, service, _HISTORY, window.since, window.until))
     features = [feature for doc in got["latest"] for feature in _features(doc)]
     features.sort(key=lambda f: (not f.drifted, f.service or "", f.feature))
-    series: dict[str, list[list[Any]]] = {}
-    for row in reversed(got["history"]):  # oldest first
-        if row["drift_share"] is not None:
-            series.setdefault(row["model"], []).append(
-                [row["created_at"].isoformat(), row["drift_share"]])
-    share = ({"unit": "ratio", "series": [{"label": m, "points": pts}
-                                          for m, pts in sorted(series.items())]}
-             if series else {})
-    refs = sorted({str(doc.get("reference", "")) for doc in got["latest"]} - {""})
-    return DriftView(features=features, share=share, reference_window="; ".join(refs),
-                     reports=got["latest"])
+    return DriftView(features=features, share=_share_chart(got["history"]),
+                     reports=[{**doc, "reference_label": _side_label(doc.get("reference"))}
+                              for doc in got["latest"]])
 
 
 def drift_findings(rt: Runtime, window: Window, service: str | None) -> list[dict[str, Any]]:
@@ -91,6 +82,33 @@ def drift_findings(rt: Runtime, window: Window, service: str | None) -> list[dic
                         "columns": doc.get("drifted_columns", []),
                         "findings": len(problems)})
     return out
+
+
+def _share_chart(history: list[dict[str, Any]]) -> dict[str, Any]:
+    """Drift share per report as one series per model on the union of report times (the chart
+    draws aligned series; a model without a report at a time has a gap, drawn spanned)."""
+    rows = [r for r in history if r["drift_share"] is not None]
+    if not rows:
+        return {}
+    times = sorted({r["created_at"] for r in rows})
+    at = {t: i for i, t in enumerate(times)}
+    by_model: dict[str, list[float | None]] = {}
+    for r in rows:
+        by_model.setdefault(r["model"], [None] * len(times))[at[r["created_at"]]] = (
+            r["drift_share"])
+    iso = [t.isoformat() for t in times]
+    return {"unit": "ratio", "span_gaps": True, "points": True,
+            "series": [{"label": m, "points": [list(p) for p in zip(iso, v, strict=True)]}
+                       for m, v in sorted(by_model.items())]}
+
+
+def _side_label(side: Any) -> str:
+    """A report's reference or current side (``{"source", "rows"}``) in words."""
+    if not isinstance(side, dict):
+        return str(side or "")
+    rows = side.get("rows")
+    parts = [str(side.get("source") or "").strip(), f"{rows:,} rows" if rows is not None else ""]
+    return " · ".join(p for p in parts if p)
 
 
 def _features(doc: dict[str, Any]) -> list[FeatureDrift]:

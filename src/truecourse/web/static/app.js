@@ -83,8 +83,9 @@
       axes: [Object.assign({}, axis, { values: utcTicks }),
         Object.assign({}, axis, { size: 72, values: (u, vals) => vals.map((v) => fmt(data.unit === "ratio" ? "pct" : data.unit, v)) })],
       series: [{ value: (u, v) => v == null ? "—" : new Date(v * 1000).toISOString().slice(11, 16) + " UTC" }].concat(series.map((s, i) => ({
-        label: s.label, stroke: PALETTE[i % PALETTE.length], width: 1.6, spanGaps: false,
-        points: { show: false }, value: (u, v) => fmt(data.unit, v),
+        label: s.label, stroke: PALETTE[i % PALETTE.length], width: 1.6, spanGaps: !!data.span_gaps,
+        points: { show: !!data.points, size: 6, fill: PALETTE[i % PALETTE.length] },
+        value: (u, v) => fmt(data.unit, v),
       }))),
       plugins: data.markers && data.markers.length ? [markerPlugin(data.markers)] : [],
     };
