@@ -81,6 +81,7 @@ def test_bench_lists_its_scenarios(tmp_path: Path) -> None:
         assert name in r.stdout
 
 
+@pytest.mark.timeout(900)  # eleven simulated runs: ~4 min alone on 2 cores, more when shared
 def test_bench_scenarios_quick_reports_every_scenario(tmp_path: Path) -> None:
     """The reduced benchmark CI runs: one seed, short horizons, every scenario."""
     r = truecourse("bench", "scenarios", "--quick", "--json", cwd=tmp_path, timeout=900)
