@@ -6,6 +6,7 @@
     config.pipeline.processors                # ordered [ProcessorEntry], .type / .settings
 """
 
+from truecourse.config.guard import FieldPolicy, GuardConfig, InjectionConfig, MaskRule
 from truecourse.config.loader import InvalidConfig, load_config, parse_config
 from truecourse.config.measure import MeasureConfig, PriceOverride
 from truecourse.config.processors import (
@@ -14,8 +15,6 @@ from truecourse.config.processors import (
     DedupeConfig,
     EnrichConfig,
     FilterConfig,
-    GuardConfig,
-    MaskRule,
     NormalizeConfig,
     ProcessorEntry,
     RouteConfig,
@@ -41,8 +40,10 @@ __all__ = [
     "CatalogConfig",
     "DedupeConfig",
     "EnrichConfig",
+    "FieldPolicy",
     "FilterConfig",
     "GuardConfig",
+    "InjectionConfig",
     "InvalidConfig",
     "MaskRule",
     "MatchRule",
