@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.responses import HTMLResponse
 
 from truecourse import __version__
-from truecourse.api import alerts, events, health, measure, otlp, query
+from truecourse.api import alerts, events, guard, health, measure, otlp, query
 from truecourse.api.responses import truecourse_error_handler, validation_error_handler
 from truecourse.errors import TrueCourseError
 from truecourse.runtime import Runtime
@@ -56,6 +56,7 @@ def create_app(runtime: Runtime, *, manage_lifecycle: bool = True) -> FastAPI:
     app.include_router(events.router)
     app.include_router(measure.router)
     app.include_router(alerts.router)
+    app.include_router(guard.router)
     app.include_router(health.router)
 
     @app.get("/", include_in_schema=False)

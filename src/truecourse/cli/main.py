@@ -20,6 +20,7 @@ from rich.text import Text
 from truecourse import __version__
 from truecourse.api.listen import listen
 from truecourse.cli.alerts import alerts_command, silence_app, slo_app
+from truecourse.cli.guard import guard_app
 from truecourse.cli.measure import compare_command, cost_app, pricing_app, scorecard_command
 from truecourse.cli.sim import bench_app, demo_command
 from truecourse.cli.spans import spans_command
@@ -200,6 +201,7 @@ app.command("compare")(compare_command)
 app.add_typer(pricing_app, name="pricing")
 app.add_typer(cost_app, name="cost")
 app.add_typer(bench_app, name="bench")
+app.add_typer(guard_app, name="guard")
 
 
 def main() -> None:

@@ -58,7 +58,8 @@ _PROMPT_LEAK = re.compile(
     r"(?:\byour (?:system |initial |original |hidden |secret )?(?:prompt|instructions|rules"
     r"|guidelines|configuration)|\bthe (?:initial|original|hidden|secret|above) "
     r"(?:prompt|instructions)|\b(?:text|words|everything|instructions) (?:above|before this)"
-    r"|\bsystem prompt\b)", re.IGNORECASE)
+    r"|\b(?:the |your )?system prompt (?:you (?:were|are) given|above|verbatim|word for word))",
+    re.IGNORECASE)
 _ROLE_PLAY = re.compile(
     r"\b(?:do anything now|developer mode|dev mode|jailbr(?:eak|oken)|DAN(?: mode)?\b"
     r"|anti-?DAN|STAN\b|DUDE\b|AIM\b|unfiltered|uncensored|unrestricted|amoral"
