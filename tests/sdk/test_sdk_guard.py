@@ -68,7 +68,7 @@ def test_guard_off_by_default_and_on_by_environment(monkeypatch: pytest.MonkeyPa
 
 
 def test_invalid_guard_settings_are_refused() -> None:
-    with pytest.raises(InvalidInput, match="init\\(guard=...\\) settings are invalid"):
+    with pytest.raises(InvalidInput, match=r"init\(guard=\.\.\.\) settings are invalid"):
         sdk.init("x", tracer_provider=provider(), exporter=InMemorySpanExporter(),
                  guard={"types": ["EMAL"]})
 

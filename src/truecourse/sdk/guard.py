@@ -99,6 +99,7 @@ class GuardingSpanExporter(SpanExporter):
         changed = False
         for key, value in (attributes or {}).items():
             field_name = f"{column}.{key}"
+            masked: Any
             if isinstance(value, str):
                 masked = self.guard.guard_text(value, field_name, safety, key)
             elif isinstance(value, tuple | list) and any(isinstance(v, str) for v in value):
