@@ -296,7 +296,12 @@ def _encoded_checks(text: str, lowered: str, untrusted: bool) -> set[str]:
 
 
 _COMMON_WORDS = frozenset(
-    ["the", "a", "an", "and", "or", "of", "to", "in", "is", "it", "you", "i", "we", "he", "she", "they", "this", "that", "for", "on", "with", "as", "at", "by", "be", "are", "was", "were", "not", "no", "yes", "do", "does", "where", "what", "when", "how", "why", "which", "who", "my", "your", "our", "its"])
+    [
+        "the", "a", "an", "and", "or", "of", "to", "in", "is", "it", "you", "i", "we", "he",
+        "she", "they", "this", "that", "for", "on", "with", "as", "at", "by", "be", "are", "was",
+        "were", "not", "no", "yes", "do", "does", "where", "what", "when", "how", "why", "which",
+        "who", "my", "your", "our", "its"
+    ])
 _WORD = re.compile(r"[a-z']+")
 
 
