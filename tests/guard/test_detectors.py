@@ -76,6 +76,17 @@ def test_json_numbers_do_not_wake_digit_detectors_but_strings_do() -> None:
     assert found('{"card":"4111111111111111"}') == [("CREDIT_CARD", "4111111111111111")]
 
 
+def test_values_after_json_escapes_are_found() -> None:
+    raw = '{"note":"call\\n(415) 555-2671\\ncard\\n4111111111111111\\nssn\\n536-22-1234"}'
+    assert [t for t, _ in found(raw)] == ["PHONE", "CREDIT_CARD", "US_SSN"]
+
+
+def test_prices_and_bare_unassigned_numbers_are_not_phones() -> None:
+    assert found("Price: $20367035.99 incl. tax") == []
+    assert found("ref 2995653945") == []                 # bare digits: must be assigned
+    assert found("call 299-565-3945") == [("PHONE", "299-565-3945")]  # written as a phone
+
+
 def test_key_gives_context() -> None:
     assert found("1990-04-12", key="user.date_of_birth") == [("DATE_OF_BIRTH", "1990-04-12")]
     assert found("1990-04-12", key="created") == []

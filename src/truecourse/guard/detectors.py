@@ -80,8 +80,8 @@ _IPV4 = re.compile(
     r"(?!\w|\.\d)")
 _IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|:|"
                    r"(?:\d{1,3}\.){3}\d{1,3})(?![\w:])")
-_SSN = re.compile(r"(?<![\w\-])(\d{3})([\- ]?)(\d{2})\2(\d{4})(?![\w\-])")
-_CARD = re.compile(r"(?<![\w\-])\d(?:[ \-]?\d){12,18}(?![\w\-])")
+_SSN = re.compile(r"(?:(?<=\\[nrt])|(?<![\w\-]))(\d{3})([\- ]?)(\d{2})\2(\d{4})(?![\w\-])")
+_CARD = re.compile(r"(?:(?<=\\[nrt])|(?<![\w\-]))\d(?:[ \-]?\d){11,18}(?![\w\-])")
 _MONTHS = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
            r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)")
 _DATE = re.compile(
@@ -93,8 +93,8 @@ _DATE = re.compile(
 _DOB_CONTEXT = re.compile(r"(?i)(?:born|birth|(?<![a-z])dob|d\.o\.b)")
 _SSN_CONTEXT = re.compile(r"(?i)\b(?:ssn|social security|social sec|ss#)")
 _PHONE = re.compile(
-    r"(?<![\w+@/.\-])(?:\+|\b00)?\(?\d[\d \t().\-]{5,20}\d"
-    r"(?:[ \t]?(?:x|ext\.?|extension)[ \t]?\d{1,6})?(?![\w@/\-])")
+    r"(?:(?<=\\[nrt])|(?<![\w+@/.\-]))(?:\+|00)?\(?\d[\d \t().\-]{5,20}\d"
+    r"(?:[ \t]?(?:x|ext\.?|extension)[ \t]?\d{1,6})?(?![\w@/]|-\d)")
 _PHONE_EXTENSION = re.compile(r"[ \t]?(?:x|ext\.?|extension)[ \t]?\d{1,6}$")
 _SECRET_WORDS = (r"api[_\-. ]?key|access[_\-. ]?key|secret|token|passw(?:or)?d|passwd|pwd"
                  r"|passphrase|credentials?|auth(?:orization)?|private[_\-. ]?key|\bkey")
@@ -287,34 +287,54 @@ class PatternDetector:
             lowered = text.lower()
             if not any(word in lowered for word in _DOB_TRIGGERS):
                 return
+        previous_end = 0
         for m in _DATE.finditer(text):
-            if keyed or _context(text, m.start(), _DOB_CONTEXT):
+            # the birth word must come after the previous date: "born 1990-01-02, seen 2024-05-06"
+            window_start = max(previous_end, m.start() - _CONTEXT_CHARS)
+            if keyed or _DOB_CONTEXT.search(text, window_start, m.start()):
                 out.append(Finding(E.DATE_OF_BIRTH, m.start(), m.end()))
+            previous_end = m.end()
 
     def _phones(self, text: str, key: str | None, out: list[Finding]) -> None:
         for m in _PHONE.finditer(text):
             candidate = m.group()
             number = _PHONE_EXTENSION.sub("", candidate)
             digits = sum(c.isdigit() for c in number)
-            if not 7 <= digits <= 15 or _DATE.search(number) or _IPV4.search(number):
+            if (not 7 <= digits <= 15 or _DATE.search(number) or _IPV4.search(number)
+                    or _DECIMAL.fullmatch(number)
+                    or (m.start() and text[m.start() - 1] in _CURRENCY)):
                 continue
-            if self._valid_phone(number):
+            if self._valid_phone(number, grouped=bool(_GROUPED_PHONE.fullmatch(number))):
                 out.append(Finding(E.PHONE, m.start(), m.end()))
 
-    def _valid_phone(self, number: str) -> bool:
+    def _valid_phone(self, number: str, *, grouped: bool) -> bool:
+        """A number ``phonenumbers`` finds valid (an assigned range) in one of the regions —
+        or, when it is written the way phone numbers are (``(415) 555-0100``, ``+1-415-...``,
+        ``001-415-...``), one of possible length for its country."""
         international = number.startswith(("+", "00"))
+        if number.startswith("00"):
+            number = "+" + number[2:]
         regions: tuple[str | None, ...] = (None,) if international else self.phone_regions
         for region in regions:
             try:
                 parsed = phonenumbers.parse(number, region)
             except phonenumbers.NumberParseException:
                 continue
-            if phonenumbers.is_valid_number(parsed):
+            if phonenumbers.is_valid_number(parsed) or (
+                    grouped and phonenumbers.is_possible_number(parsed)):
                 return True
         return False
 
 
-_IBAN_CANDIDATE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){10,32}")
+_GROUPED_PHONE = re.compile(r"(?:\+\d{1,3}[ .\-]?|00\d{1,3}[ .\-])?"
+                            r"(?:\(\d{2,4}\) ?|\d{2,4}[ .\-])\d{3,4}[ .\-]\d{3,4}")
+"""Digits in the groups phone numbers are written in, with separators."""
+_DECIMAL = re.compile(r"\d+[.,]\d{1,2}")
+_CURRENCY = frozenset("$€£¥₹")
+
+
+_IBAN_CANDIDATE = re.compile(
+    r"(?:(?<=\\[nrt])|(?<![A-Za-z0-9]))[A-Z]{2}\d{2}(?: ?[A-Z0-9]){10,32}")
 
 
 def secret_value(value: str, *, password: bool) -> bool:

@@ -103,8 +103,8 @@ _PERSONA = re.compile(r"\b(?:pretend (?:to be|you are|that you)|act as (?:if|an?
 _CHAT_MARKUP = re.compile(
     r"<\|im_start\|>|<\|im_end\|>|<\|system\|>|<\|(?:start|end)_header_id\|>|\[/?INST\]"
     r"|\[/?SYS(?:TEM)?\]|<</?SYS>>|<\s*/?\s*system\s*>|###\s*(?:system|instruction|new task)"
-    r"|\bsystem\s*(?:override|message|prompt)\s*:|(?-i:\b(?:ADMIN|ADMINISTRATOR|ROOT|SUDO)\s+"
-    r"(?:OVERRIDE|MODE|ACCESS|COMMAND))|\b(?:admin(?:istrator)? override|sudo mode|god mode)\b",
+    r"|\bsystem\s*(?:override|message|prompt)\s*:"
+    r"|\b(?:admin(?:istrator)? (?:override|mode)|sudo mode|god mode)\b",
     re.IGNORECASE)
 _INDIRECT = re.compile(
     r"\b(?:note|message|instructions?|attention|reminder) (?:to|for) (?:the |any )?"
@@ -121,21 +121,63 @@ _DECODE_INSTRUCTION = re.compile(
     r"\b(?:base64|base32|hex|rot13|rot-13|encoded|cipher|message)"
     r"|\b(?:base64|base32|hex|rot13|ascii85|morse|braille) (?:encoded|decoded) string:"
     r"|\bencoded:[^\n]{1,2000}\n\s*decoded:", re.IGNORECASE)
-_TRIGGERS = (
-    "ignor", "disregard", "forget", "instruction", "prompt", "system", "pretend", "act as",
-    "you are", "you will", "jailbr", "developer mode", "do anything", "dan", "override",
-    "bypass", "roleplay", "role-play", "character", "unfilter", "uncensor", "restriction",
-    "reveal", "repeat", "assistant", "from now on", "im_start", "[inst]", "<<sys", "###",
-    "filter", "rules", "limit", "admin", "sudo", "decode", "base64", "rot13", "hex", "<!--",
-    "note to", "the user", "imagine", "hypothetical", "amoral", "evil", "stay in", "new task",
-    "above", "verbatim", "output", "god mode", "you were", "supposed to", "instructed",
-    "initializ", "encoded", "decoded", "decipher", "decrypt", "refuse", "polic", "immerse",
-    "simulate", "illegal", "unethical", "immoral", "free of", "ethic", "mode",
-    "vtaber", "flfgrz", "vafgehpgvba", "qvfertneq", "cebzcg", "cergraq",  # rot13 forms
+_SEPARATORS = bytes.maketrans(
+    b"!\"#$%&'()*+,-./:;<=>?@[\\]^`{|}~\t\n\r", b" " * 34)
+_ROT13 = bytes.maketrans(b"abcdefghijklmnopqrstuvwxyz", b"nopqrstuvwxyzabcdefghijklm")
+
+
+def _words(lowered: str) -> list[bytes]:
+    """The ASCII words of lower-cased text (bytes: tokenizing this way runs at C speed)."""
+    return lowered.encode("ascii", "ignore").translate(_SEPARATORS).split()
+
+
+def _lowercase(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    """``pattern`` for lower-cased text, without IGNORECASE (three to four times faster in
+    CPython's engine); escapes such as ``\\S`` keep their case."""
+    out: list[str] = []
+    escaped = False
+    for ch in pattern.pattern:
+        out.append(ch if escaped else ch.lower())
+        escaped = ch == "\\" and not escaped
+    return re.compile("".join(out))
+
+
+def _gate(words: str) -> frozenset[bytes]:
+    return frozenset(words.encode().split())
+
+
+# Each pattern runs only when the text has one of its gate words (the words its matches
+# cannot do without), so most text costs one tokenization and a few set tests.
+_GATES: tuple[tuple[str, re.Pattern[str], frozenset[bytes]], ...] = (
+    ("override", _lowercase(_OVERRIDE), _gate(
+        "ignore ignoring ignored ignores disregard disregarding forget forgetting skip bypass "
+        "bypassing override overriding neglect omit abandon drop discard new now instead stop "
+        "follow violate violating break breaking abide adhere bound")),
+    ("prompt_leak", _lowercase(_PROMPT_LEAK), _gate(
+        "prompt prompts instructions instruction rules guidelines configuration above before "
+        "told given supposed instructed system systemprompt initialization conversation")),
+    ("role_play", _lowercase(_ROLE_PLAY), _gate(
+        "anything mode jailbroken dan stan dude aim unfiltered uncensored unrestricted amoral "
+        "restrictions limitations filters guidelines boundaries limits censorship ethics "
+        "ethical moral character opposite evil freed free released unlocked immerse role "
+        "refuse matter care follow abide adhere allowed simulate illegal unethical immoral "
+        "offensive now longer confines rules laws policies morals")),
+    ("persona", _lowercase(_PERSONA), _gate(
+        "pretend act roleplay role imagine hypothetical hypothetically")),
+    ("chat_markup", _lowercase(_CHAT_MARKUP), _gate(
+        "im_start im_end system inst sys start_header_id end_header_id admin administrator "
+        "root sudo god instruction new")),
+    ("decode_instruction", _lowercase(_DECODE_INSTRUCTION), _gate(
+        "decode decipher decrypt translate encoded decoded")),
+    ("indirect", _lowercase(_INDIRECT), _gate(
+        "ai assistant assistants llm model models agent agents chatbot bot user important "
+        "ignore instruction prompt")),
 )
-_ROT13_HINTS = ("vtaber", "flfgrz", "vafgehpgvba", "qvfertneq", "cebzcg", "cergraq", "rot13",
-                "rot-13")
-_BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{24,}={0,2}|[A-Za-z0-9_\-]{32,}={0,2}")
+_SIMILARITY_GATE = frozenset().union(*(gate for _, _, gate in _GATES)) | _gate(
+    "you your yourself game play")
+"""Texts embedded for the similarity layer: those addressing someone or with a gate word."""
+_ROT13_WORDS = _gate("vtaber flfgrz vafgehpgvba vafgehpgvbaf qvfertneq cebzcg cergraq rot13")
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}|[A-Za-z0-9_\-]{32,}={0,2}")
 _HEX_RUN = re.compile(r"(?:[0-9a-fA-F]{2}[ :]?){16,}")
 _TAGS = re.compile("[\U000e0000-\U000e007f]")
 _ZERO_WIDTH = re.compile("[\u200b-\u200f\u2060-\u2064\ufeff\u00ad\u034f\u180e]")
@@ -193,16 +235,15 @@ class InjectionScorer:
         if len(text) > MAX_SCORED_CHARS:
             half = MAX_SCORED_CHARS // 2
             text = text[:half] + "\n" + text[-half:]
-        checks: set[str] = set()
         lowered = text.lower()
-        ascii_only = text.isascii()
-        triggered = any(t in lowered for t in _TRIGGERS)
-        if triggered:
-            checks |= _plain_checks(text, untrusted)
-        if not ascii_only:
+        words = _words(lowered)
+        present = set(words)
+        checks = _plain_checks(lowered, untrusted, present)
+        triggered = bool(checks) or not _SIMILARITY_GATE.isdisjoint(present)
+        if not text.isascii():
             checks |= _hidden_checks(text, untrusted)
-        if len(text) >= 24:
-            checks |= _encoded_checks(text, lowered, untrusted)
+        if len(text) >= 20:
+            checks |= _encoded_checks(text, words, present, untrusted)
         if (self.similarity is not None and (triggered or checks)
                 and not checks & {"override", "role_play"}
                 and self.similarity(text) >= self.similarity_threshold):
@@ -215,22 +256,14 @@ class InjectionScorer:
         return InjectionResult(round(1.0 - remaining, 4), tuple(sorted(checks)))
 
 
-def _plain_checks(text: str, untrusted: bool) -> set[str]:
+def _plain_checks(lowered: str, untrusted: bool, words: set[bytes]) -> set[str]:
+    """The pattern checks that fire on ``lowered`` (lower-cased text; ``words``, its tokens)."""
     found: set[str] = set()
-    if _OVERRIDE.search(text):
-        found.add("override")
-    if _PROMPT_LEAK.search(text):
-        found.add("prompt_leak")
-    if _ROLE_PLAY.search(text):
-        found.add("role_play")
-    elif _PERSONA.search(text):
-        found.add("persona")
-    if _CHAT_MARKUP.search(text):
-        found.add("chat_markup")
-    if _DECODE_INSTRUCTION.search(text):
-        found.add("decode_instruction")
-    if _INDIRECT.search(text):
-        found.add("indirect_untrusted" if untrusted else "indirect")
+    for name, pattern, gate in _GATES:
+        if name == "persona" and "role_play" in found:
+            continue
+        if not gate.isdisjoint(words) and pattern.search(lowered):
+            found.add("indirect_untrusted" if name == "indirect" and untrusted else name)
     return found
 
 
@@ -240,8 +273,7 @@ _STRONG = frozenset({"override", "prompt_leak", "role_play", "chat_markup",
 
 def _rescan(decoded: str, untrusted: bool) -> bool:
     lowered = decoded.lower()
-    return any(t in lowered for t in _TRIGGERS) and bool(
-        _plain_checks(decoded, untrusted) & _STRONG)
+    return bool(_plain_checks(lowered, untrusted, set(_words(lowered))) & _STRONG)
 
 
 def _hidden_checks(text: str, untrusted: bool) -> set[str]:
@@ -262,28 +294,32 @@ def _hidden_checks(text: str, untrusted: bool) -> set[str]:
     return found
 
 
-def _encoded_checks(text: str, lowered: str, untrusted: bool) -> set[str]:
+def _encoded_checks(text: str, words: list[bytes], present: set[bytes],
+                    untrusted: bool) -> set[str]:
     found: set[str] = set()
-    for m in _BASE64_RUN.finditer(text):
-        decoded = _b64_text(m.group())
-        if decoded:
-            if _rescan(decoded, untrusted):
-                found.add("base64")
-                break
-            if _natural(decoded):
-                found.add("encoded_text")
-    for m in _HEX_RUN.finditer(text):
-        decoded = _hex_text(m.group())
-        if decoded:
-            if _rescan(decoded, untrusted):
-                found.add("hex")
-                break
-            if _natural(decoded):
-                found.add("encoded_text")
-    sample = lowered[:600]
-    hinted = any(t in sample for t in _ROT13_HINTS)
-    shifted_share = _common_share(codecs.encode(sample, "rot13"))
-    shifted = shifted_share >= 0.2 and _common_share(sample) < shifted_share / 2
+    if max(map(len, text.split()), default=0) >= 16:  # no long token, no encoded run
+        for m in _BASE64_RUN.finditer(text):
+            decoded = _b64_text(m.group())
+            if decoded:
+                if _rescan(decoded, untrusted):
+                    found.add("base64")
+                    break
+                if _natural(decoded):
+                    found.add("encoded_text")
+        for m in _HEX_RUN.finditer(text):
+            decoded = _hex_text(m.group())
+            if decoded:
+                if _rescan(decoded, untrusted):
+                    found.add("hex")
+                    break
+                if _natural(decoded):
+                    found.add("encoded_text")
+    hinted = not _ROT13_WORDS.isdisjoint(present)
+    share = _common_share(words)
+    shifted = False
+    if share < 0.25 and len(words) >= 4:
+        shifted_share = _common_share(b" ".join(words[:120]).translate(_ROT13).split())
+        shifted = shifted_share >= 0.2 and share < shifted_share / 2
     if hinted or shifted:
         decoded = codecs.encode(text, "rot13")
         if _rescan(decoded, untrusted):
@@ -295,22 +331,20 @@ def _encoded_checks(text: str, lowered: str, untrusted: bool) -> set[str]:
     return found
 
 
-_COMMON_WORDS = frozenset(
-    [
+_COMMON_WORDS = frozenset(w.encode() for w in [
         "the", "a", "an", "and", "or", "of", "to", "in", "is", "it", "you", "i", "we", "he",
         "she", "they", "this", "that", "for", "on", "with", "as", "at", "by", "be", "are", "was",
         "were", "not", "no", "yes", "do", "does", "where", "what", "when", "how", "why", "which",
         "who", "my", "your", "our", "its"
     ])
-_WORD = re.compile(r"[a-z']+")
 
 
-def _common_share(text: str) -> float:
-    """Share of the words of ``text`` (lower case) that are among the commonest English ones."""
-    words = _WORD.findall(text)
-    if len(words) < 4:
+def _common_share(words: list[bytes]) -> float:
+    """Share of ``words`` (the first 120) that are among the commonest English ones."""
+    sample = words[:120]
+    if len(sample) < 4:
         return 0.0
-    return sum(w in _COMMON_WORDS for w in words) / len(words)
+    return sum(map(_COMMON_WORDS.__contains__, sample)) / len(sample)
 
 
 def _natural(decoded: str) -> bool:

@@ -45,10 +45,18 @@ def luhn(digits: str) -> bool:
 _CARD_PREFIXES = ("4", "5", "2", "3", "6", "1")
 
 
+_MAESTRO_PREFIXES = ("50", "56", "57", "58", "6")
+
+
 def card_number(digits: str) -> bool:
-    """A payment card number: 13-19 digits, a known industry prefix, Luhn-valid, not constant."""
-    return (13 <= len(digits) <= 19 and digits.startswith(_CARD_PREFIXES)
-            and len(set(digits)) > 1 and luhn(digits))
+    """A payment card number: 13-19 digits (12 for Maestro), a known industry prefix,
+    Luhn-valid, not one repeated digit."""
+    if len(digits) == 12:
+        if not digits.startswith(_MAESTRO_PREFIXES):
+            return False
+    elif not 13 <= len(digits) <= 19 or not digits.startswith(_CARD_PREFIXES):
+        return False
+    return len(set(digits)) > 1 and luhn(digits)
 
 
 def iban(compact: str) -> bool:
