@@ -110,3 +110,16 @@ def test_selected_types_and_regions() -> None:
     assert PatternDetector(types={"PHONE"}).scan("Tel. 030 901820") == []
     with pytest.raises(ValueError, match="unknown entity types"):
         PatternDetector(types={"EMAL"})
+
+
+@pytest.mark.parametrize("text", [
+    "mail bob@example.com, card 4111 1111 1111 1111, ssn 536-22-1234, born 1990-04-12",
+    '{"t":1712345678901234567,"user.phone":"(415) 555-2671","ip":"2001:db8::1"}',
+    "nothing to see here, just words and 42 numbers",
+    "AKIAIOSFODNN7EXAMPLE and password=S3cr3t!! at 10.0.0.1",
+])
+def test_the_re2_prefilter_changes_no_finding(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    with_re2 = found(text)
+    fallback = PatternDetector()
+    monkeypatch.setattr(fallback._prefilter, "set", None)
+    assert [(f.type, text[f.start:f.end]) for f in fallback.scan(text)] == with_re2

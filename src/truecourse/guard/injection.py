@@ -38,9 +38,11 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 _OVERRIDE = re.compile(
     r"\b(?:ignore|disregard|forget|skip|bypass|override|neglect|omit|abandon|drop|discard)\b"
@@ -146,36 +148,62 @@ def _gate(words: str) -> frozenset[bytes]:
     return frozenset(words.encode().split())
 
 
-# Each pattern runs only when the text has one of its gate words (the words its matches
-# cannot do without), so most text costs one tokenization and a few set tests.
-_GATES: tuple[tuple[str, re.Pattern[str], frozenset[bytes]], ...] = (
+def _pairs(spec: str) -> frozenset[tuple[bytes, bytes]]:
+    """``"new rule|from now"`` as word pairs (bigrams) to look up."""
+    out = set()
+    for phrase in spec.split("|"):
+        first, second = phrase.encode().split()
+        out.add((first, second))
+    return frozenset(out)
+
+
+# Each pattern runs only when the text has one of its gate words, word pairs or markup
+# markers (what its matches cannot do without) — not words every transcript has (system, user,
+# assistant, model) — so most text costs one tokenization and a few set lookups.
+_GATES: tuple[tuple[str, re.Pattern[str], frozenset[bytes],
+                    frozenset[tuple[bytes, bytes]], tuple[str, ...]], ...] = (
     ("override", _lowercase(_OVERRIDE), _gate(
-        "ignore ignoring ignored ignores disregard disregarding forget forgetting skip bypass "
-        "bypassing override overriding neglect omit abandon drop discard new now instead stop "
-        "follow violate violating break breaking abide adhere bound")),
+        "ignore ignoring ignored ignores disregard disregarding forget forgetting bypass "
+        "bypassing override overriding neglect omit abandon discard violate violating instead "
+        "skip drop break breaking"),
+     _pairs("new instruction|new instructions|new rule|new rules|new task|new directive|"
+            "now on|will now|must now|shall now|now you|now say|now print|now output|"
+            "now respond|now reply|now write|stop everything|stop what|stop following|"
+            "not follow|not abide|not adhere|not bound"), ()),
     ("prompt_leak", _lowercase(_PROMPT_LEAK), _gate(
-        "prompt prompts instructions instruction rules guidelines configuration above before "
-        "told given supposed instructed system systemprompt initialization conversation")),
+        "reveal show print repeat output display leak dump spell told supposed instructed "
+        "systemprompt initialization initialisation share"),
+     _pairs("tell me|write out|give me|what is|what are|what was|what were|your system|"
+            "your initial|your original|your hidden|your instructions|your prompt|"
+            "your rules|your starting|were given|system prompt|entire conversation"), ()),
     ("role_play", _lowercase(_ROLE_PLAY), _gate(
-        "anything mode jailbroken dan stan dude aim unfiltered uncensored unrestricted amoral "
-        "restrictions limitations filters guidelines boundaries limits censorship ethics "
-        "ethical moral character opposite evil freed free released unlocked immerse role "
-        "refuse matter care follow abide adhere allowed simulate illegal unethical immoral "
-        "offensive now longer confines rules laws policies morals")),
+        "mode jailbroken dan stan dude aim unfiltered uncensored unrestricted amoral "
+        "restrictions limitations filters boundaries censorship ethics character opposite "
+        "evil freed unlocked released immerse refuse simulate illegal unethical immoral "
+        "offensive confines morals laws guidelines policies limits"),
+     _pairs("anything now|are now|be now|no longer|have been|free of|free from|role of|"
+            "no matter|care about|not follow|abide by|adhere to|not allowed"), ()),
     ("persona", _lowercase(_PERSONA), _gate(
-        "pretend act roleplay role imagine hypothetical hypothetically")),
-    ("chat_markup", _lowercase(_CHAT_MARKUP), _gate(
-        "im_start im_end system inst sys start_header_id end_header_id admin administrator "
-        "root sudo god instruction new")),
+        "pretend roleplay imagine hypothetical hypothetically"), _pairs("act as|role play"), ()),
+    ("chat_markup", _lowercase(_CHAT_MARKUP), _gate("sudo"),
+     _pairs("system override|system message|system prompt|admin override|"
+            "administrator override|admin mode|god mode"),
+     ("<|", "[inst", "[/inst", "<<sys", "<</sys", "[sys", "[/sys", "<system", "</system",
+      "< system", "###")),
     ("decode_instruction", _lowercase(_DECODE_INSTRUCTION), _gate(
-        "decode decipher decrypt translate encoded decoded")),
+        "decode decipher decrypt encoded decoded"), _pairs("translate the|translate this"), ()),
     ("indirect", _lowercase(_INDIRECT), _gate(
-        "ai assistant assistants llm model models agent agents chatbot bot user important "
-        "ignore instruction prompt")),
+        "note attention reminder reading processing summarizing summarising parsing seeing "
+        "important inform mention must"),
+     _pairs("message to|message for|instructions for|instruction for|read this|reads this|"
+            "summarize this|summarizes this|process this|see this|sees this|not tell|"
+            "not reveal|not let|wants you|asked you"), ("<!--",)),
 )
-_SIMILARITY_GATE = frozenset().union(*(gate for _, _, gate in _GATES)) | _gate(
+_SIMILARITY_GATE = frozenset().union(*(gate for _, _, gate, _, _ in _GATES)) | _gate(
     "you your yourself game play")
 """Texts embedded for the similarity layer: those addressing someone or with a gate word."""
+_ROT13_COMMON = _gate("gur naq lbh jung jurer guvf gung sbe jvgu ner jnf")
+"""the, and, you, what, where, this, that, for, with, are, was — in ROT13."""
 _ROT13_WORDS = _gate("vtaber flfgrz vafgehpgvba vafgehpgvbaf qvfertneq cebzcg cergraq rot13")
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}|[A-Za-z0-9_\-]{32,}={0,2}")
 _HEX_RUN = re.compile(r"(?:[0-9a-fA-F]{2}[ :]?){16,}")
@@ -236,9 +264,11 @@ class InjectionScorer:
             half = MAX_SCORED_CHARS // 2
             text = text[:half] + "\n" + text[-half:]
         lowered = text.lower()
+        if self.similarity is None and text.isascii() and _nothing_to_check(lowered):
+            return NOTHING
         words = _words(lowered)
         present = set(words)
-        checks = _plain_checks(lowered, untrusted, present)
+        checks = _plain_checks(lowered, untrusted, words)
         triggered = bool(checks) or not _SIMILARITY_GATE.isdisjoint(present)
         if not text.isascii():
             checks |= _hidden_checks(text, untrusted)
@@ -256,16 +286,61 @@ class InjectionScorer:
         return InjectionResult(round(1.0 - remaining, 4), tuple(sorted(checks)))
 
 
-def _plain_checks(lowered: str, untrusted: bool, words: set[bytes]) -> set[str]:
+def _build_prefilter() -> Any:
+    """One RE2 set over every gate (and the encoded-run and ROT13 hints): a single linear
+    pass (hundreds of MB/s) rules out most texts; None without RE2."""
+    try:
+        import re2
+    except ImportError:  # pragma: no cover - google-re2 is a dependency
+        return None
+    entries: list[str] = []
+    for _, _, gate, gate_pairs, markers in _GATES:
+        parts = []
+        if gate:
+            parts.append(r"\b(?:" + "|".join(sorted(w.decode() for w in gate)) + r")\b")
+        parts += [rf"\b{a.decode()}\W+{b.decode()}\b" for a, b in sorted(gate_pairs)]
+        parts += [re.escape(m) for m in markers]
+        entries.append("|".join(parts))
+    entries.append(r"[a-z0-9+/_\-]{16,}")  # a base64 or hex run
+    entries.append(r"\b(?:" + "|".join(sorted(
+        w.decode() for w in _ROT13_WORDS | _ROT13_COMMON)) + r")\b")
+    options = re2.Options()
+    options.max_mem = 64 << 20
+    compiled = re2.Set.SearchSet(options)
+    for entry in entries:
+        compiled.Add(entry)
+    compiled.Compile()
+    return compiled
+
+
+def _nothing_to_check(lowered: str) -> bool:
+    """True when no check can fire on ASCII ``lowered`` (the RE2 prefilter matched nothing)."""
+    if _PREFILTER is None:
+        return False
+    try:
+        return not _PREFILTER.Match(lowered)
+    except UnicodeEncodeError:
+        return False
+
+
+def _plain_checks(lowered: str, untrusted: bool, words: list[bytes]) -> set[str]:
     """The pattern checks that fire on ``lowered`` (lower-cased text; ``words``, its tokens)."""
     found: set[str] = set()
-    for name, pattern, gate in _GATES:
+    present = set(words)
+    pairs = set(itertools.pairwise(words))
+    markup = "<" in lowered or "[" in lowered or "#" in lowered
+    for name, pattern, gate, gate_pairs, markers in _GATES:
         if name == "persona" and "role_play" in found:
             continue
-        if not gate.isdisjoint(words) and pattern.search(lowered):
+        if (gate.isdisjoint(present) and gate_pairs.isdisjoint(pairs)
+                and not (markup and any(m in lowered for m in markers))):
+            continue
+        if pattern.search(lowered):
             found.add("indirect_untrusted" if name == "indirect" and untrusted else name)
     return found
 
+
+_PREFILTER = None  # built below, once the gates exist
 
 _STRONG = frozenset({"override", "prompt_leak", "role_play", "chat_markup",
                      "indirect_untrusted", "indirect"})
@@ -273,7 +348,7 @@ _STRONG = frozenset({"override", "prompt_leak", "role_play", "chat_markup",
 
 def _rescan(decoded: str, untrusted: bool) -> bool:
     lowered = decoded.lower()
-    return bool(_plain_checks(lowered, untrusted, set(_words(lowered))) & _STRONG)
+    return bool(_plain_checks(lowered, untrusted, _words(lowered)) & _STRONG)
 
 
 def _hidden_checks(text: str, untrusted: bool) -> set[str]:
@@ -379,3 +454,6 @@ def _printable(raw: bytes) -> str | None:
         return None
     printable = sum(c.isprintable() or c.isspace() for c in decoded)
     return decoded if decoded and printable / len(decoded) >= 0.9 else None
+
+
+_PREFILTER = _build_prefilter()
