@@ -95,3 +95,12 @@ def test_json_column_that_is_not_json_is_scanned_as_text() -> None:
     stage = GuardProcessor(GuardConfig())
     out = stage.process(spans({"attributes": f"not json {EMAIL}"}))
     assert out["attributes"] == ["not json <EMAIL>"]
+
+
+def test_metric_point_attributes_are_masked_too() -> None:
+    from pipeline.telemetry_rows import metrics
+
+    stage = GuardProcessor(GuardConfig())
+    out = stage.process(metrics({"attributes": {"user.email": EMAIL, "region": "eu"}}))
+    assert orjson.loads(out["attributes"][0]) == {"user.email": "<EMAIL>", "region": "eu"}
+    assert stage.stats.by_type["EMAIL"] == 1

@@ -51,8 +51,7 @@ class GuardProcessor(Stage[MaskStats]):
             set(config.injection.columns) if config.injection.enabled else set())
         tables = frozenset(t for t, cols in TABLE_COLUMNS.items()
                            if any(c.name in guarded for c in cols))
-        super().__init__(name, tables & {"spans", "logs"} | (
-            tables if config.mask else frozenset()), MaskStats())
+        super().__init__(name, tables, MaskStats())
         self.columns = tuple(config.columns)
         self.injection_columns = tuple(config.injection.columns) if config.injection.enabled \
             else ()
@@ -121,7 +120,8 @@ class GuardProcessor(Stage[MaskStats]):
 
     def _attach(self, batch: Batch, safety: list[RowSafety | None],
                 replaced: dict[str, list[Any]]) -> None:
-        """Safety events onto the rows: span events on spans, an attribute on logs."""
+        """Safety events onto the rows: span events on spans, an attribute on logs (metric
+        points keep their attributes as they are; their findings are counted in the stats)."""
         if not any(safety):
             return
         stats = self.stats
