@@ -82,9 +82,16 @@ _PROMPT_LEAK = re.compile(
 _ROLE_PLAY = re.compile(
     r"\b(?:do anything now|(?:developer|dev) mode (?:enabled|output|response|activated)"
     r"|with (?:developer|dev) mode|jailbroken|DAN(?: mode)?\b"
+    r"|\b(?:stay|remain|while|when) in [\w -]{1,25} mode\b"
+    r"|\b(?:can|will|could) (?:generate|do|say|answer|write) anything\b"
+    r"|\b(?:i am|i'm) (?:a |an |the )?(?:developer|programmer|engineer|employee|admin\w*)"
+    r" (?:at|from|of|for) (?:openai|anthropic|google|meta)\b"
+    r"|\b(?:modify|modifying|change|changing|reprogram\w*) your (?:programming|code|rules"
+    r"|guidelines|instructions)\b"
     r"|anti-?DAN|STAN\b|DUDE\b|AIM\b|unfiltered|uncensored|unrestricted|amoral"
     r"|no (?:ethical |moral )?(?:restrictions|limitations|filters|guidelines|boundaries|limits"
-    r"|censorship)|without (?:any )?(?:restrictions|limitations|filters|censorship|ethics)"
+    r"|censorship)|without (?:any )?(?:\S+ )?(?:restrictions|limitations|filters|censorship"
+    r"|ethics)"
     r"|stay in character|break character|opposite mode|evil (?:assistant|ai|bot|confidant)"
     r"|(?:free|freed) from (?:the )?(?:typical |usual )?(?:confines|rules|restrictions)"
     r"|you (?:are|will be) (?:now |no longer )|you have been (?:freed|released|unlocked)"
@@ -177,7 +184,8 @@ _GATES: tuple[tuple[str, re.Pattern[str], frozenset[bytes],
             "your initial|your original|your hidden|your instructions|your prompt|"
             "your rules|your starting|were given|system prompt|entire conversation"), ()),
     ("role_play", _lowercase(_ROLE_PLAY), _gate(
-        "mode jailbroken dan stan dude aim unfiltered uncensored unrestricted amoral "
+        "mode jailbroken dan stan dude aim unfiltered uncensored unrestricted amoral anything "
+        "programming reprogram reprogramming openai anthropic "
         "restrictions limitations filters boundaries censorship ethics character opposite "
         "evil freed unlocked released immerse refuse simulate illegal unethical immoral "
         "offensive confines morals laws guidelines policies limits"),
