@@ -17,6 +17,7 @@ from truecourse.context import DeployWindows
 from truecourse.coord.leader import LeaderJob, leader_lock
 from truecourse.detect import Evaluator
 from truecourse.drift.schedule import DriftChecks
+from truecourse.guard import SafetyMetrics
 from truecourse.measure.prometheus import SliMetrics
 from truecourse.pipeline.metrics import PipelineMetrics
 from truecourse.pipeline.normalize import NormalizeProcessor, pricing_catalog
@@ -110,10 +111,11 @@ class Runtime:
             raise
         metrics = PipelineMetrics()
         sli = SliMetrics(metrics.registry)
+        safety = SafetyMetrics(metrics.registry)
         pipeline = Pipeline(
             store, stages, router,
             consumers=consumers,
-            observers=[sli.observe],
+            observers=[sli.observe, safety.observe],
             queue_max_batches=cfg.server.queue_max_batches,
             writer_max_rows=cfg.server.writer_max_rows,
             retry_after_s=cfg.server.retry_after_s,

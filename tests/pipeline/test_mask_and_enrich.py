@@ -47,8 +47,11 @@ def test_mask_falls_back_to_one_pass_per_rule() -> None:
 
 def test_mask_without_rules_or_columns_passes_batches_through() -> None:
     batch = spans({"input_text": KEY})
-    assert guard([]).process(batch) is batch
-    only_body = guard([{"name": "k", "pattern": "sk-"}], columns=["body"])
+    assert guard([], detect=False, injection={"enabled": False}).process(batch) is batch
+    clean = spans({"input_text": "where is my order?", "attributes": '{"n": 1}'})
+    assert guard([]).process(clean) is clean  # detectors on, nothing found: shared as is
+    only_body = guard([{"name": "k", "pattern": "sk-"}], columns=["body"],
+                      injection={"enabled": False})
     assert "spans" not in only_body.tables
     assert only_body.process(batch) is batch
 

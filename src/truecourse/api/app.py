@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 
 from truecourse import __version__, web
-from truecourse.api import alerts, drift, events, health, measure, otlp, query
+from truecourse.api import alerts, drift, events, guard, health, measure, otlp, query
 from truecourse.api.responses import truecourse_error_handler, validation_error_handler
 from truecourse.errors import TrueCourseError
 from truecourse.runtime import Runtime
@@ -55,6 +55,7 @@ def create_app(runtime: Runtime, *, manage_lifecycle: bool = True) -> FastAPI:
     app.include_router(measure.router)
     app.include_router(alerts.router)
     app.include_router(drift.router)
+    app.include_router(guard.router)
     app.include_router(health.router)
     app.include_router(web.router)
     app.mount("/static", web.static_files(), name="static")

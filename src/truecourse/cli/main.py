@@ -21,6 +21,7 @@ from truecourse import __version__
 from truecourse.api.listen import listen
 from truecourse.cli.alerts import alerts_command, silence_app, slo_app
 from truecourse.cli.drift import drift_app
+from truecourse.cli.guard import guard_app
 from truecourse.cli.measure import compare_command, cost_app, pricing_app, scorecard_command
 from truecourse.cli.sim import bench_app, demo_command
 from truecourse.cli.spans import spans_command
@@ -204,6 +205,7 @@ app.add_typer(pricing_app, name="pricing")
 app.add_typer(cost_app, name="cost")
 app.add_typer(bench_app, name="bench")
 app.add_typer(drift_app, name="drift")
+app.add_typer(guard_app, name="guard")
 
 
 def main() -> None:

@@ -84,6 +84,7 @@ def worker_command(
 async def _run(cfg: TrueCourseConfig, queue_url: str, db: str,
                metrics_port: int | None = None) -> None:
     from truecourse.coord.leader import LeaderJob, leader_lock
+    from truecourse.guard import SafetyMetrics
     from truecourse.measure.prometheus import SliMetrics
     from truecourse.pipeline.metrics import PipelineMetrics
     from truecourse.pipeline.normalize import NormalizeProcessor, pricing_catalog
@@ -109,8 +110,10 @@ async def _run(cfg: TrueCourseConfig, queue_url: str, db: str,
                                           normalize_factory=lambda: NormalizeProcessor(pricing))
         metrics = PipelineMetrics()
         sli = SliMetrics(metrics.registry)
+        safety = SafetyMetrics(metrics.registry)
         worker = QueueWorker(store, ingest_log, split_stateful(stages)[1], router,
-                             config=cfg.queue, observers=[sli.observe], metrics=metrics)
+                             config=cfg.queue, observers=[sli.observe, safety.observe],
+                             metrics=metrics)
         keep = timedelta(seconds=cfg.queue.ledger_keep_s)
         prune = LeaderJob(leader_lock(db, "ingest-ledger-prune"),
                           LEDGER_PRUNE_INTERVAL_S,

@@ -7,6 +7,7 @@
 """
 
 from truecourse.config.drift import DriftConfig, SpanAttributeFeature
+from truecourse.config.guard import FieldPolicy, GuardConfig, InjectionConfig, MaskRule
 from truecourse.config.loader import InvalidConfig, load_config, parse_config
 from truecourse.config.measure import MeasureConfig, PriceOverride
 from truecourse.config.processors import (
@@ -15,8 +16,6 @@ from truecourse.config.processors import (
     DedupeConfig,
     EnrichConfig,
     FilterConfig,
-    GuardConfig,
-    MaskRule,
     NormalizeConfig,
     ProcessorEntry,
     RouteConfig,
@@ -43,8 +42,10 @@ __all__ = [
     "DedupeConfig",
     "DriftConfig",
     "EnrichConfig",
+    "FieldPolicy",
     "FilterConfig",
     "GuardConfig",
+    "InjectionConfig",
     "InvalidConfig",
     "MaskRule",
     "MatchRule",

@@ -11,7 +11,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from truecourse.config.checks import located, unknown_name
-from truecourse.config.rules import COLUMN_KINDS, MatchRule, compile_regex
+from truecourse.config.guard import GuardConfig
+from truecourse.config.rules import MatchRule
 
 TableName = Literal["spans", "logs", "metric_points", "events"]
 TracedTable = Literal["spans", "logs"]
@@ -34,9 +35,6 @@ RESERVED_DESTINATIONS = ("store", "drop")
 
 MAX_DEDUPE_WINDOW_S = 30 * 86_400
 """Longest dedupe window (30 days); keys are also bounded by ``max_keys``."""
-
-_TEXT_COLUMNS = sorted(n for n, kinds in COLUMN_KINDS.items() if kinds == {"text"})
-
 
 class FilterConfig(BaseModel):
     """Drops rows that match any rule."""
@@ -91,71 +89,6 @@ class NormalizeConfig(BaseModel):
     """Maps semantic conventions (gen_ai.*, OpenInference, OpenLLMetry) onto canonical columns."""
 
     model_config = ConfigDict(extra="forbid")
-
-
-class MaskRule(BaseModel):
-    """One regular expression whose matches are replaced in the guarded text columns."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, description="Rule name, counted in the guard metrics.")
-    pattern: str = Field(description="Regular expression (Python syntax) to mask.")
-    replacement: str | None = Field(
-        default=None,
-        description="Literal text put in place of each match; default `[REDACTED:<name>]`.",
-    )
-
-    @field_validator("pattern")
-    @classmethod
-    def _compiles(cls, v: str) -> str:
-        if compile_regex(v).fullmatch(""):
-            raise ValueError(f"pattern {v!r} matches the empty string, which would insert the "
-                             "replacement between every character")
-        return v
-
-    @property
-    def replacement_text(self) -> str:
-        return self.replacement if self.replacement is not None else f"[REDACTED:{self.name}]"
-
-
-class GuardConfig(BaseModel):
-    """Masks secrets and personal data in text columns before they are stored."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    mask: list[MaskRule] = Field(
-        default_factory=list, description="Mask rules, applied to every guarded column."
-    )
-    columns: list[str] = Field(
-        default_factory=lambda: ["input_text", "output_text", "body", "status_message",
-                                 "attributes", "events"],
-        description="Text columns to mask; a table without a column is left alone. JSON "
-        "columns (attributes, events, ...) are masked value by value when a match would "
-        "cross JSON syntax, so they stay valid JSON.",
-    )
-
-    @field_validator("columns")
-    @classmethod
-    def _text_columns(cls, v: list[str]) -> list[str]:
-        problems = [((i,), unknown_name("text column", c, _TEXT_COLUMNS), c)
-                    for i, c in enumerate(v) if c not in _TEXT_COLUMNS]
-        if problems:
-            raise located("GuardConfig", problems)
-        return v
-
-    @field_validator("mask")
-    @classmethod
-    def _unique_names(cls, v: list[MaskRule]) -> list[MaskRule]:
-        first: dict[str, int] = {}
-        problems: list[tuple[tuple[str | int, ...], str, object]] = []
-        for i, rule in enumerate(v):
-            if rule.name in first:
-                problems.append(((i, "name"), f"duplicate mask rule name {rule.name!r} (first "
-                                              f"at mask[{first[rule.name]}])", rule.name))
-            first.setdefault(rule.name, i)
-        if problems:
-            raise located("GuardConfig", problems)
-        return v
 
 
 class EnrichConfig(BaseModel):

@@ -47,6 +47,7 @@ ENV_ENDPOINT = "TRUECOURSE_ENDPOINT"
 ENV_API_KEY = "TRUECOURSE_API_KEY"
 ENV_ENV = "TRUECOURSE_ENV"
 ENV_VERSION = "TRUECOURSE_VERSION"
+ENV_GUARD = "TRUECOURSE_GUARD"
 
 try:
     _SDK_VERSION: str | None = metadata.version("truecourse")
@@ -66,6 +67,8 @@ class Settings:
     resource_attributes: tuple[tuple[str, Any], ...]
     batch: bool
     capture_content: bool
+    guard: Any = None
+    """The client-side ``GuardConfig`` (masking before export), or None when off."""
 
     def resource(self) -> dict[str, Any]:
         """Resource attributes for a provider TrueCourse creates; the named arguments win."""
@@ -193,6 +196,7 @@ def init(
     *,
     exporter: SpanExporter | None = None,
     tracer_provider: Any = None,
+    guard: Any = None,
 ) -> TrueCourseHandle:
     """Start exporting this process's spans to TrueCourse; returns the handle of what was set up.
 
@@ -208,12 +212,16 @@ def init(
     ``tracer_provider`` names the provider to join instead of the global one, and is not made
     global. See the module docstring for joining, idempotence and re-initialization.
 
+    ``guard`` masks PII and secrets in the app's process before export: ``True`` for the
+    default settings, or the ``guard`` processor's settings (a ``GuardConfig`` or a mapping);
+    default ``$TRUECOURSE_GUARD`` (``1`` turns it on). See :mod:`truecourse.sdk.guard`.
+
     Raises :class:`~truecourse.errors.InvalidInput` for an empty service, an endpoint that is not
     an http(s) URL, a global provider that cannot take span processors, or a change of resource
     on the provider TrueCourse created.
     """
     settings = _resolve(service, endpoint, env, version, api_key, resource_attributes,
-                        batch, capture_content)
+                        batch, capture_content, guard)
     with _state.lock:
         current = _state.handle
         if (current is not None and current.settings == settings
@@ -299,7 +307,7 @@ def auth_headers(api_key: str | None) -> dict[str, str]:
 
 def _resolve(service: str, endpoint: str | None, env: str | None, version: str | None,
              api_key: str | None, resource_attributes: Mapping[str, Any] | None,
-             batch: bool, capture_content: bool) -> Settings:
+             batch: bool, capture_content: bool, guard: Any = None) -> Settings:
     if not isinstance(service, str) or not service.strip():
         raise InvalidInput("init() needs a service name", hint='e.g. init("support-bot")')
     return Settings(
@@ -311,7 +319,16 @@ def _resolve(service: str, endpoint: str | None, env: str | None, version: str |
         resource_attributes=tuple(sorted((resource_attributes or {}).items())),
         batch=bool(batch),
         capture_content=bool(capture_content),
+        guard=_guard_settings(guard),
     )
+
+
+def _guard_settings(guard: Any) -> Any:
+    if guard is None and not _env(ENV_GUARD):
+        return None  # keep `import truecourse` light when masking is off
+    from truecourse.sdk.guard import guard_config
+
+    return guard_config(guard, _env(ENV_GUARD))
 
 
 def _env(name: str) -> str | None:
@@ -372,6 +389,10 @@ def _exporting_processor(settings: Settings, exporter: SpanExporter | None) -> S
 
         exporter = OTLPSpanExporter(endpoint=f"{settings.endpoint}/v1/traces",
                                     headers=auth_headers(settings.api_key))
+    if settings.guard is not None:
+        from truecourse.sdk.guard import GuardingSpanExporter
+
+        exporter = GuardingSpanExporter(exporter, settings.guard)
     return BatchSpanProcessor(exporter) if settings.batch else SimpleSpanProcessor(exporter)
 
 

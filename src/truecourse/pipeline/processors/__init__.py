@@ -27,7 +27,7 @@ from truecourse.pipeline.processors.dedupe import (
 )
 from truecourse.pipeline.processors.enrich import CatalogEnricher, EnrichStats
 from truecourse.pipeline.processors.filter import FilterProcessor, FilterStats
-from truecourse.pipeline.processors.guard import Masker, MaskProcessor, MaskStats
+from truecourse.pipeline.processors.guard import GuardProcessor, Masker, MaskProcessor, MaskStats
 from truecourse.pipeline.processors.match import AttributeIndex, RowMatcher
 from truecourse.pipeline.processors.route import DROP, STORE, Router, RouteStats
 from truecourse.pipeline.processors.sample import SampleStats, TraceSampler, trace_position
@@ -42,6 +42,7 @@ __all__ = [
     "FilterProcessor",
     "FilterStats",
     "FirstSeen",
+    "GuardProcessor",
     "LogDedupeStats",
     "LogDeduper",
     "MaskProcessor",
@@ -96,7 +97,7 @@ def _build(
     if entry.normalize is not None:
         return [normalize_factory()] if normalize_factory is not None else []
     if entry.guard is not None:
-        return [MaskProcessor(entry.guard)]
+        return [GuardProcessor(entry.guard)]
     if entry.enrich is not None:
         return [CatalogEnricher(catalog)]
     if entry.dedupe is not None:

@@ -1,154 +1,199 @@
-"""``guard``: masks what the mask rules match in the guarded text columns.
+"""``guard``: masks PII and secrets in the guarded columns and records safety events.
 
-This is regex masking only, until the ``truecourse.guard`` detectors (PII, secrets, prompt
-injection) plug in here. The rules run as one compiled alternation when they can be combined —
-at each position the first rule (in order) that matches wins — and one after another otherwise
-(a rule with numbered backreferences, clashing group names or global inline flags). Replacements
-are literal text.
+The work per value is :class:`truecourse.guard.Guard`'s (regex rules, then the validated
+detectors, then the masking policy); this stage walks the columns of a batch, rewrites only
+the columns that changed (the others are shared, not copied), scores prompt injection on the
+configured columns (before masking, on what the model saw), and attaches what it found to the
+row: a ``truecourse.safety`` span event per finding group on spans, a ``truecourse.safety``
+attribute (a list) on logs. The raw values are never part of a safety event.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from truecourse.config import GuardConfig, MaskRule
+from truecourse.config import GuardConfig
+from truecourse.guard import Guard, Masker, RowSafety
 from truecourse.model import TABLE_COLUMNS, Batch
+from truecourse.model.safety import SAFETY_EVENT
 from truecourse.pipeline.base import StageStats
 from truecourse.pipeline.processors.stage import Stage, with_columns
 
-_NUMBERED_BACKREF = re.compile(r"\\[1-9]|\(\?P=")
+__all__ = ["GuardProcessor", "MaskProcessor", "MaskStats", "Masker"]
+
+_UNTRUSTED_OPERATIONS = frozenset({"tool", "retrieval"})
+"""Spans whose ``output_text`` is content from outside (a tool's result, retrieved documents)."""
 
 
 @dataclass
 class MaskStats(StageStats):
     masked: int = 0
-    """Matches replaced."""
+    """Matches replaced (regex rules and detector findings)."""
     values_changed: int = 0
     by_rule: dict[str, int] = field(default_factory=dict)
+    by_type: Counter[str] = field(default_factory=Counter)
+    """Findings per entity type (masked or kept)."""
+    injections: int = 0
+    """Values whose injection score reached the threshold."""
+    unscanned: int = 0
+    """Values cut at the size bound, walked past the depth bound, or withheld after an error."""
 
 
-class Masker:
-    """Applies mask rules to one text; counts replacements per rule name."""
-
-    def __init__(self, rules: list[MaskRule]) -> None:
-        self.counts: dict[str, int] = {r.name: 0 for r in rules}
-        self._passes: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = []
-        combined = _combine(rules) if len(rules) > 1 else None
-        if combined is not None:
-            names = {f"_m{i}": r for i, r in enumerate(rules)}
-            self._passes.append((combined, self._replacer_by_group(names)))
-        else:
-            for r in rules:
-                self._passes.append((re.compile(r.pattern), self._replacer(r)))
-
-    def mask(self, text: str) -> str:
-        """``text`` with every match replaced (the same object when nothing matched)."""
-        for pattern, replace in self._passes:
-            text = pattern.sub(replace, text)
-        return text
-
-    def _replacer(self, rule: MaskRule) -> Callable[[re.Match[str]], str]:
-        replacement, name, counts = rule.replacement_text, rule.name, self.counts
-
-        def replace(_: re.Match[str]) -> str:
-            counts[name] += 1
-            return replacement
-
-        return replace
-
-    def _replacer_by_group(self, rules: dict[str, MaskRule]) -> Callable[[re.Match[str]], str]:
-        counts = self.counts
-        table = {g: (r.name, r.replacement_text) for g, r in rules.items()}
-
-        def replace(m: re.Match[str]) -> str:
-            name, replacement = table[m.lastgroup or ""]
-            counts[name] += 1
-            return replacement
-
-        return replace
-
-
-def _combine(rules: list[MaskRule]) -> re.Pattern[str] | None:
-    if any(_NUMBERED_BACKREF.search(r.pattern) for r in rules):
-        return None
-    try:
-        return re.compile("|".join(f"(?P<_m{i}>{r.pattern})" for i, r in enumerate(rules)))
-    except re.error:
-        return None
-
-
-class MaskProcessor(Stage[MaskStats]):
-    """Rewrites the guarded columns present in a batch; other columns are shared, not copied."""
+class GuardProcessor(Stage[MaskStats]):
+    """Rewrites the guarded columns present in a batch and adds safety events to the rows."""
 
     def __init__(self, config: GuardConfig, name: str = "guard") -> None:
+        guarded = set(config.columns) | (
+            set(config.injection.columns) if config.injection.enabled else set())
         tables = frozenset(t for t, cols in TABLE_COLUMNS.items()
-                           if any(c.name in config.columns for c in cols))
+                           if any(c.name in guarded for c in cols))
         super().__init__(name, tables, MaskStats())
         self.columns = tuple(config.columns)
+        self.injection_columns = tuple(config.injection.columns) if config.injection.enabled \
+            else ()
         self._json_columns = {c.name for cols in TABLE_COLUMNS.values() for c in cols if c.json}
-        self.masker = Masker(config.mask)
-        self._enabled = bool(config.mask)
+        self.guard = Guard(config)
+        self.masker = self.guard.rules
+        self._enabled = bool(config.mask) or config.detect or config.injection.enabled
 
     def apply(self, batch: Batch) -> Batch:
         if not self._enabled:
             return batch
-        before = sum(self.masker.counts.values())
-        replaced: dict[str, list[object]] = {}
+        guard = self.guard
+        rules_before = sum(self.masker.counts.values())
+        n = len(batch)
+        safety: list[RowSafety | None] = [None] * n
+        self._score_injection(batch, safety)
+        replaced: dict[str, list[Any]] = {}
         changed = 0
-        mask = self.masker.mask
         for column in self.columns:
             values = batch.columns.get(column)
             if values is None:
                 continue
-            out: list[object] | None = None
-            column_mask = self._mask_json if column in self._json_columns else mask
+            out: list[Any] | None = None
+            is_json = column in self._json_columns
+            row = RowSafety()
             for i, v in enumerate(values):
-                if isinstance(v, str) and v:
-                    masked = column_mask(v)
-                    if masked is not v and masked != v:
-                        if out is None:
-                            out = list(values)
-                        out[i] = masked
-                        changed += 1
+                if not isinstance(v, str) or not v:
+                    continue
+                masked = (guard.guard_json(v, column, row) if is_json
+                          else guard.guard_text(v, column, row))
+                if row:
+                    _merge_row(safety, i, row)
+                    row = RowSafety()
+                if masked is not v and masked != v:
+                    if out is None:
+                        out = list(values)
+                    out[i] = masked
+                    changed += 1
             if out is not None:
                 replaced[column] = out
-        self.stats.masked += sum(self.masker.counts.values()) - before
+        self._attach(batch, safety, replaced)
+        rules = sum(self.masker.counts.values()) - rules_before
+        self.stats.masked += rules
         self.stats.values_changed += changed
         self.stats.by_rule = dict(self.masker.counts)
         return with_columns(batch, replaced)
 
-    def _mask_json(self, text: str) -> str:
-        """Mask JSON text; if a match crossed JSON syntax, mask each string value instead.
+    def _score_injection(self, batch: Batch, safety: list[RowSafety | None]) -> None:
+        if self.guard.injection is None:
+            return
+        operations = batch.columns.get("operation")
+        for column in self.injection_columns:
+            values = batch.columns.get(column)
+            if values is None:
+                continue
+            untrusted_column = column == "output_text"
+            for i, v in enumerate(values):
+                if not isinstance(v, str) or not v:
+                    continue
+                untrusted = untrusted_column and operations is not None and (
+                    operations[i] in _UNTRUSTED_OPERATIONS)
+                row = RowSafety()
+                self.guard.score_injection(v, column, row, untrusted=untrusted)
+                if row:
+                    _merge_row(safety, i, row)
 
-        Text that was not JSON to begin with (a value ingest could not encode, ``NaN``) is
-        masked as plain text: there is no syntax to keep, and the batch must not fail on it.
-        """
-        counts = dict(self.masker.counts)
-        masked = self.masker.mask(text)
-        if masked is text or masked == text:
-            return text
-        try:
-            orjson.loads(masked)
-            return masked
-        except orjson.JSONDecodeError:
-            pass
-        try:
-            parsed = orjson.loads(text)
-        except orjson.JSONDecodeError:
-            return masked
-        self.masker.counts.update(counts)  # redone value by value below, counted there
-        return orjson.dumps(self._mask_values(parsed)).decode()
+    def _attach(self, batch: Batch, safety: list[RowSafety | None],
+                replaced: dict[str, list[Any]]) -> None:
+        """Safety events onto the rows: span events on spans, an attribute on logs (metric
+        points keep their attributes as they are; their findings are counted in the stats)."""
+        if not any(safety):
+            return
+        stats = self.stats
+        if batch.table == "spans":
+            target, starts = "events", batch.columns.get("start_unix_nano")
+        elif batch.table == "logs":
+            target, starts = "attributes", None
+        else:
+            target, starts = "", None
+        current = replaced.get(target, batch.columns.get(target)) if target else None
+        out = list(current) if current is not None else None
+        for i, row in enumerate(safety):
+            if row is None:
+                continue
+            events = row.events()
+            for ev in events:
+                kind = ev["safety.kind"]
+                if kind == "prompt_injection":
+                    stats.injections += 1
+                elif kind == "unscanned":
+                    stats.unscanned += ev["safety.count"]
+                else:
+                    stats.by_type[ev["safety.type"]] += ev["safety.count"]
+                    if ev.get("safety.action") not in ("keep", None):
+                        stats.masked += ev["safety.count"]
+            if out is None:
+                continue
+            if target == "events":
+                t = starts[i] if starts is not None else 0
+                out[i] = _append_span_events(out[i], [
+                    {"name": SAFETY_EVENT, "time_unix_nano": t or 0, "attributes": ev}
+                    for ev in events])
+            else:
+                out[i] = _add_log_attribute(out[i], events)
+        if out is not None:
+            replaced[target] = out
 
-    def _mask_values(self, node: Any) -> Any:
-        if isinstance(node, str):
-            return self.masker.mask(node)
-        if isinstance(node, list):
-            return [self._mask_values(x) for x in node]
-        if isinstance(node, dict):
-            return {k: self._mask_values(v) for k, v in node.items()}
-        return node
+
+def _merge_row(safety: list[RowSafety | None], i: int, row: RowSafety) -> None:
+    current = safety[i]
+    if current is None:
+        safety[i] = row
+    else:
+        current.counts.update(row.counts)
+        current.injections.extend(row.injections)
+
+
+def _loads(text: str | None) -> Any:
+    if not text:
+        return None
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _append_span_events(current: str | None, events: list[dict[str, Any]]) -> str:
+    parsed = _loads(current)
+    existing = parsed if isinstance(parsed, list) else (
+        [] if current is None else [{"name": "truecourse.unparsed_events", "time_unix_nano": 0,
+                                     "attributes": {"value": current}}])
+    return orjson.dumps(existing + events).decode()
+
+
+def _add_log_attribute(current: str | None, events: list[dict[str, Any]]) -> str:
+    parsed = _loads(current)
+    attrs = parsed if isinstance(parsed, dict) else (
+        {} if current is None else {"truecourse.unparsed_attributes": current})
+    attrs[SAFETY_EVENT] = [*attrs.get(SAFETY_EVENT, []), *events] if isinstance(
+        attrs.get(SAFETY_EVENT), list) else events
+    return orjson.dumps(attrs).decode()
+
+
+MaskProcessor = GuardProcessor
+"""The stage's earlier name (regex masking only), kept for existing imports."""
