@@ -8,8 +8,11 @@
      │    │    └── PayloadTooLarge       a body over the configured limit (HTTP 413)
      │    ├── UnsupportedMediaType       a content type no receiver understands (HTTP 415)
      │    ├── ConfigError                truecourse.yaml is invalid (names file, line, key)
-     │    └── NotFound                   a trace, span or resource that does not exist (HTTP 404)
+     │    ├── NotFound                   a trace, span or resource that does not exist (HTTP 404)
+     │    ├── Unauthorized               no API key, or one that is malformed, unknown or revoked (401)
+     │    └── Forbidden                  a valid key without the scope or project asked for (403)
      └── RetryableError                  the same input may succeed later (HTTP 503, exit 75)
+          ├── RateLimited                a key over its ingest rate (429 + Retry-After)
           ├── QueueFull                  the ingest queue is full (503 + Retry-After)
           ├── QueueUnavailable           the ingest log (NATS JetStream) cannot be reached
           └── StoreUnavailable           the database cannot be opened or written right now
@@ -74,6 +77,18 @@ class NotFound(PermanentError):
     http_status = 404
 
 
+class Unauthorized(PermanentError):
+    """No usable API key. The message never says whether a given key exists."""
+
+    http_status = 401
+
+
+class Forbidden(PermanentError):
+    """The key is valid but lacks the scope (or the project) the request needs."""
+
+    http_status = 403
+
+
 class RetryableError(TrueCourseError):
     """The same input may succeed later; callers should back off and retry."""
 
@@ -83,6 +98,12 @@ class RetryableError(TrueCourseError):
     def __init__(self, message: str, *, hint: str | None = None, retry_after_s: int = 1) -> None:
         super().__init__(message, hint=hint)
         self.retry_after_s = retry_after_s
+
+
+class RateLimited(RetryableError):
+    """An API key sent faster than its token bucket allows; retry after ``retry_after_s``."""
+
+    http_status = 429
 
 
 class QueueFull(RetryableError):

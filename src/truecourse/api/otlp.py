@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from truecourse import faults
+from truecourse.api.principal import ingest_project
 from truecourse.api.responses import retry_headers
 from truecourse.errors import PayloadTooLarge, TrueCourseError, UnsupportedMediaType
 from truecourse.ingest.otlp import JSON, PROTOBUF, decode, encode_response, media_type
@@ -61,10 +62,12 @@ def _status_response(exc: TrueCourseError, media: str) -> Response:
 
 
 def _process_inline(rt: Runtime, signal: str, body: bytes, content_type: str | None,
-                    encoding: str | None) -> tuple[Outcome, str, Mapping[str, Batch]]:
+                    encoding: str | None, project: str,
+                    ) -> tuple[Outcome, str, Mapping[str, Batch]]:
     """Decode and run this process's stages; the outcome, the table and the rows per
     destination."""
-    result = decode(signal, body, content_type, encoding, rt.config.server.max_body_bytes)
+    result = decode(signal, body, content_type, encoding, rt.config.server.max_body_bytes,
+                    project)
     n = len(result.batch)
     routed = rt.pipeline.process(result.batch) if n else {}
     return Outcome(n, result.rejected, result.error_message), result.batch.table, routed
@@ -88,22 +91,24 @@ class Outcome:
 
 async def _export(rt: Runtime, signal: str, request: Request, body: bytes) -> Outcome:
     """Decode and process one body (in a worker process when configured), then commit it, or
-    with a queue publish it for the queue workers (which run the stateful stages and write)."""
+    with a queue publish it for the queue workers (which run the stateful stages and write).
+    The rows belong to the project of the request's key (see ``truecourse.governance``)."""
     ctype = request.headers.get("content-type")
     encoding = request.headers.get("content-encoding")
+    project = ingest_project(request)
     routed: Mapping[str, Batch | ArrowBatch]
     if rt.workers is None:
         outcome, table, routed = await run_in_threadpool(
-            _process_inline, rt, signal, body, ctype, encoding)
+            _process_inline, rt, signal, body, ctype, encoding, project)
     else:
         work = await rt.workers.export(signal, body, ctype, encoding,
-                                       rt.config.server.max_body_bytes)
+                                       rt.config.server.max_body_bytes, project)
         outcome, table = Outcome(work.accepted, work.rejected, work.error_message), work.table
         rt.metrics.process_seconds.observe(work.seconds)
         rt.pipeline.count_dropped(work.dropped, work.table)
         routed = work.routed() if work.parts else {}
     if rt.ingest_log is not None:
-        await publish(rt, routed.get(STORE), batch_key(signal, body, ctype, encoding))
+        await publish(rt, routed.get(STORE), batch_key(signal, body, ctype, encoding, project))
     elif routed:
         await asyncio.wrap_future(rt.pipeline.enqueue(routed, table))
     return outcome

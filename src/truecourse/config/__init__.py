@@ -7,6 +7,12 @@
 """
 
 from truecourse.config.drift import DriftConfig, SpanAttributeFeature
+from truecourse.config.governance import (
+    RETENTION_KINDS,
+    AuthConfig,
+    RetentionConfig,
+    RetentionTTLs,
+)
 from truecourse.config.guard import FieldPolicy, GuardConfig, InjectionConfig, MaskRule
 from truecourse.config.loader import InvalidConfig, load_config, parse_config
 from truecourse.config.measure import MeasureConfig, PriceOverride
@@ -38,6 +44,8 @@ from truecourse.config.schema import (
 __all__ = [
     "PROCESSOR_TYPES",
     "RESERVED_DESTINATIONS",
+    "RETENTION_KINDS",
+    "AuthConfig",
     "CatalogConfig",
     "DedupeConfig",
     "DriftConfig",
@@ -55,6 +63,8 @@ __all__ = [
     "PriceOverride",
     "ProcessorEntry",
     "QueueConfig",
+    "RetentionConfig",
+    "RetentionTTLs",
     "RouteConfig",
     "RouteRule",
     "SampleConfig",

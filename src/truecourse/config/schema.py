@@ -16,6 +16,7 @@ from truecourse.config.alerting import AlertingConfig
 from truecourse.config.checks import Loc, located, unknown_name
 from truecourse.config.detect import DetectConfig, validate_detect
 from truecourse.config.drift import DriftConfig
+from truecourse.config.governance import AuthConfig, RetentionConfig
 from truecourse.config.measure import MeasureConfig
 from truecourse.config.processors import (
     RESERVED_DESTINATIONS,
@@ -316,6 +317,10 @@ class TrueCourseConfig(BaseModel):
         default_factory=AlertingConfig, description=AlertingConfig.__doc__
     )
     drift: DriftConfig = Field(default_factory=DriftConfig, description=DriftConfig.__doc__)
+    auth: AuthConfig = Field(default_factory=AuthConfig, description=AuthConfig.__doc__)
+    retention: RetentionConfig = Field(
+        default_factory=RetentionConfig, description=RetentionConfig.__doc__
+    )
 
     @model_validator(mode="after")
     def _services_in_the_catalog(self) -> TrueCourseConfig:

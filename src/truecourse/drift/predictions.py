@@ -17,7 +17,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from truecourse.errors import InvalidInput
-from truecourse.model import PredictionBatch
+from truecourse.model import DEFAULT_PROJECT, PredictionBatch
 
 MAX_PREDICTIONS = 50_000
 MAX_FEATURES = 500
@@ -117,7 +117,7 @@ def predictions_from_json(body: bytes) -> PredictionsResult:
         row = {"id": p.id, "time": p.time, "model": p.model, "version": p.version,
                "env": p.env, "features": orjson.dumps(p.features).decode(),
                "prediction": None if pred is None else _text(pred),
-               "prediction_value": value, "score": p.score}
+               "prediction_value": value, "score": p.score, "project": DEFAULT_PROJECT}
         for name, col in cols.items():
             col.append(row[name])
         result.ids.append(p.id)

@@ -33,6 +33,7 @@ from truecourse.ingest.otlp_logs import logs_from_request
 from truecourse.ingest.otlp_metrics import metrics_from_request
 from truecourse.ingest.otlp_traces import spans_from_request
 from truecourse.ingest.result import DecodeResult
+from truecourse.model import DEFAULT_PROJECT
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
@@ -116,8 +117,17 @@ def decompress(body: bytes, content_encoding: str | None, limit: int) -> bytes:
 
 
 def decode(signal: str, body: bytes, content_type: str | None,
-           content_encoding: str | None = None, limit: int = 8 << 20) -> DecodeResult:
-    """Decode one OTLP/HTTP export body for ``signal`` (traces, logs, metrics)."""
+           content_encoding: str | None = None, limit: int = 8 << 20,
+           project: str = DEFAULT_PROJECT) -> DecodeResult:
+    """Decode one OTLP/HTTP export body for ``signal`` (traces, logs, metrics); every row
+    belongs to ``project`` (the sending key's)."""
+    result = _decode(signal, body, content_type, content_encoding, limit)
+    result.batch.stamp_project(project)
+    return result
+
+
+def _decode(signal: str, body: bytes, content_type: str | None,
+            content_encoding: str | None, limit: int) -> DecodeResult:
     sig = SIGNALS[signal]
     mt = media_type(content_type)
     if len(body) > limit:

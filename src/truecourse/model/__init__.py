@@ -43,6 +43,9 @@ if TYPE_CHECKING:
         event_row,
     )
 
+#: The project every record belongs to unless an API key of another project sent it.
+DEFAULT_PROJECT = "default"
+
 _WHERE = {
     **dict.fromkeys(("SEVERITIES", "Alert", "fingerprint"), "truecourse.model.alerts"),
     **dict.fromkeys(("BATCH_TYPES", "ArrowBatch", "Batch", "EventBatch", "LogBatch",
@@ -58,6 +61,7 @@ _WHERE = {
 
 __all__ = [
     "ARROW_SCHEMAS",
+    "DEFAULT_PROJECT",
     "BATCH_TYPES",
     "EVENT_COLUMNS",
     "EVENT_KINDS",

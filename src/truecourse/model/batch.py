@@ -79,6 +79,12 @@ class Batch:
                 if name.startswith("_") and name not in self.columns:
                     self.columns[name] = list(col)
 
+    def stamp_project(self, project: str) -> Self:
+        """Set every row's ``project`` (decoders leave that column to the receiver, which
+        knows the sending key's project); returns the batch."""
+        self.columns["project"] = [project] * len(self)
+        return self
+
     def drop_scratch(self) -> None:
         """Forget the scratch columns (after the last stage that reads them)."""
         for name in [n for n in self.columns if n.startswith("_")]:

@@ -32,6 +32,12 @@ def _json_column(name: str, doc: str) -> Column:
 
 _TS = pa.timestamp("us", tz="UTC")
 
+
+def _project_column() -> Column:
+    # added by the governance migration; last, as inserts are positional
+    return Column("project", pa.string(), "VARCHAR",
+                  "the project the record belongs to (the sending API key's; default 'default')")
+
 SPAN_COLUMNS: tuple[Column, ...] = (
     Column("trace_id", pa.string(), "VARCHAR", "32 lowercase hex characters"),
     Column("span_id", pa.string(), "VARCHAR", "16 lowercase hex characters"),
@@ -84,6 +90,7 @@ SPAN_COLUMNS: tuple[Column, ...] = (
            "the retrieval's data source: gen_ai.data_source.id or the vector store's db.system"),
     Column("cost_source", pa.string(), "VARCHAR",
            "where cost_usd came from: reported, catalog, or unknown_model (tokens, no price)"),
+    _project_column(),
 )
 
 LOG_COLUMNS: tuple[Column, ...] = (
@@ -105,6 +112,7 @@ LOG_COLUMNS: tuple[Column, ...] = (
     Column("count", pa.int64(), "BIGINT", "identical records folded into this one by dedupe"),
     _json_column("attributes", "log attributes"),
     _json_column("resource", "resource attributes"),
+    _project_column(),
 )
 
 METRIC_COLUMNS: tuple[Column, ...] = (
@@ -132,6 +140,7 @@ METRIC_COLUMNS: tuple[Column, ...] = (
     Column("explicit_bounds", pa.list_(pa.float64()), "DOUBLE[]", "histogram bounds"),
     _json_column("attributes", "data point attributes"),
     _json_column("resource", "resource attributes"),
+    _project_column(),
 )
 
 EVENT_COLUMNS: tuple[Column, ...] = (
@@ -147,6 +156,7 @@ EVENT_COLUMNS: tuple[Column, ...] = (
     Column("summary", pa.string(), "VARCHAR", "one line for timelines"),
     Column("score", pa.float64(), "DOUBLE", "feedback score (thumbs up 1.0, down 0.0)"),
     _json_column("payload", "the kind-specific fields"),
+    _project_column(),
 )
 
 PREDICTION_COLUMNS: tuple[Column, ...] = (
@@ -162,6 +172,7 @@ PREDICTION_COLUMNS: tuple[Column, ...] = (
            "the prediction as a number when it is one (regression, 0/1 classes)"),
     Column("score", pa.float64(), "DOUBLE", "the model's score / probability of the positive "
                                             "class"),
+    _project_column(),
 )
 
 TABLE_COLUMNS: dict[str, tuple[Column, ...]] = {

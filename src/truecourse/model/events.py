@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from truecourse.model import DEFAULT_PROJECT
+
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
 _HEX16 = re.compile(r"^[0-9a-f]{16}$")
 
@@ -142,6 +144,7 @@ def event_row(ev: BaseModel) -> dict[str, Any]:
         "summary": data.get("summary") or _default_summary(data),
         "score": score,
         "payload": orjson.dumps(payload).decode(),
+        "project": DEFAULT_PROJECT,
     }
 
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from truecourse.config import TrueCourseConfig
 from truecourse.errors import QueueFull, RetryableError
 from truecourse.ingest.otlp import decode
-from truecourse.model import ArrowBatch
+from truecourse.model import DEFAULT_PROJECT, ArrowBatch
 from truecourse.pipeline.base import Processor
 from truecourse.pipeline.runner import Router, run_stages, split_stateful
 
@@ -101,9 +101,9 @@ def _init_worker(config: TrueCourseConfig, front_only: bool = False) -> None:
 
 
 def _work(signal_name: str, body: bytes, content_type: str | None,
-          content_encoding: str | None, limit: int) -> WorkResult:
+          content_encoding: str | None, limit: int, project: str) -> WorkResult:
     t0 = time.perf_counter()
-    result = decode(signal_name, body, content_type, content_encoding, limit)
+    result = decode(signal_name, body, content_type, content_encoding, limit, project)
     batch = result.batch
     out = WorkResult(batch.table, len(batch), result.rejected, result.error_message)
     if len(batch):
@@ -170,8 +170,10 @@ class IngestWorkers:
         return zlib.crc32(body[:4096]) % len(self._pools)
 
     async def export(self, signal_name: str, body: bytes, content_type: str | None,
-                     content_encoding: str | None, limit: int) -> WorkResult:
-        """Decode and process one OTLP body in a worker; see the module docstring for errors."""
+                     content_encoding: str | None, limit: int,
+                     project: str = DEFAULT_PROJECT) -> WorkResult:
+        """Decode and process one OTLP body of ``project`` in a worker; see the module
+        docstring for errors."""
         pools = self._pools
         if not pools:
             raise RetryableError("ingest workers are not running",
@@ -185,7 +187,8 @@ class IngestWorkers:
         index = self._pick(body)
         pool = pools[index]
         try:
-            future = pool.submit(_work, signal_name, body, content_type, content_encoding, limit)
+            future = pool.submit(_work, signal_name, body, content_type, content_encoding, limit,
+                                 project)
             return await asyncio.wrap_future(future)
         except BrokenProcessPool as exc:
             log.error("ingest worker %d died; starting a new one", index)

@@ -49,10 +49,12 @@ _HEADROOM = 4096  # bytes of max_payload left for headers
 
 
 def batch_key(signal: str, body: bytes, content_type: str | None = None,
-              content_encoding: str | None = None) -> str:
-    """The key of one received body: the same bytes sent again give the same key."""
+              content_encoding: str | None = None, project: str = "default") -> str:
+    """The key of one received body: the same bytes sent again (to the same project) give
+    the same key."""
     h = hashlib.blake2b(digest_size=16)
-    for part in (signal, content_type or "", content_encoding or ""):
+    parts = (signal, content_type or "", content_encoding or "")
+    for part in parts if project == "default" else (*parts, project):
         h.update(part.encode())
         h.update(b"\0")
     h.update(body)
