@@ -9,7 +9,7 @@
      │    ├── UnsupportedMediaType       a content type no receiver understands (HTTP 415)
      │    ├── ConfigError                truecourse.yaml is invalid (names file, line, key)
      │    ├── NotFound                   a trace, span or resource that does not exist (HTTP 404)
-     │    ├── Unauthorized               no API key, or one that is malformed, unknown or revoked (401)
+     │    ├── Unauthorized               no usable key: none, malformed, unknown, revoked (HTTP 401)
      │    └── Forbidden                  a valid key without the scope or project asked for (403)
      └── RetryableError                  the same input may succeed later (HTTP 503, exit 75)
           ├── RateLimited                a key over its ingest rate (429 + Retry-After)

@@ -6,6 +6,7 @@ no face wires components itself.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ from truecourse.context import DeployWindows
 from truecourse.coord.leader import LeaderJob, leader_lock
 from truecourse.detect import Evaluator
 from truecourse.drift.schedule import DriftChecks
+from truecourse.errors import StoreUnavailable
+from truecourse.governance import Gatekeeper, audit
 from truecourse.guard import SafetyMetrics
 from truecourse.measure.prometheus import SliMetrics
 from truecourse.pipeline.metrics import PipelineMetrics
@@ -73,6 +76,8 @@ class Runtime:
     dispatcher: Dispatcher | None = None
     detection: DetectionLoop | None = None
     started: bool = False
+    #: API keys: who may send and read (open until the first key is created)
+    gate: Gatekeeper = field(default=None)  # type: ignore[assignment]
     #: what "now" is for the API's alerting routes: the wall clock, or a simulation's event time
     #: (``truecourse demo`` drives detection on an accelerated clock, see ``truecourse.sim``)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
@@ -137,7 +142,7 @@ class Runtime:
         engine.set_deploy_window_source(DeployWindows(store))
         detection = DetectionLoop(cfg, store, engine)
         return cls(cfg, store, pipeline, metrics, dict(consumers or {}), workers, ingest_log,
-                   engine, dispatcher, detection)
+                   engine, dispatcher, detection, gate=Gatekeeper(store, cfg.auth))
 
     def start(self, *, detection: bool = True) -> None:
         """Start downstream-first: the writer, then the ingest workers; the leader-run
@@ -151,7 +156,18 @@ class Runtime:
                 self.workers.start()
             if self.detection is not None and detection:
                 self.detection.job.start()
+            if self.gate is not None:  # a runtime Runtime.build made (not a bare test one)
+                self._audit_config()
             self.started = True
+
+    def _audit_config(self) -> None:
+        """Record the configuration this server runs with (its SHA-256) in the audit log."""
+        text = self.config.model_dump_json().encode()
+        try:
+            audit.record(self.store, "server", "config.load",
+                         details={"config_sha256": hashlib.sha256(text).hexdigest()})
+        except StoreUnavailable as exc:
+            log.warning("could not record the config load in the audit log: %s", exc)
 
     def start_detection(self) -> None:
         """Start the wall-clock detection loop (after ``start(detection=False)``)."""

@@ -9,7 +9,8 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 
 from truecourse import __version__, web
-from truecourse.api import alerts, drift, events, guard, health, measure, otlp, query
+from truecourse.api import admin, alerts, drift, events, guard, health, measure, otlp, query
+from truecourse.api.auth import AuthMiddleware
 from truecourse.api.responses import truecourse_error_handler, validation_error_handler
 from truecourse.errors import TrueCourseError
 from truecourse.runtime import Runtime
@@ -47,6 +48,8 @@ def create_app(runtime: Runtime, *, manage_lifecycle: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    if runtime.gate is not None:  # Runtime.build always makes one
+        app.add_middleware(AuthMiddleware, gate=runtime.gate)
     app.add_exception_handler(TrueCourseError, truecourse_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.include_router(otlp.router)
@@ -56,6 +59,7 @@ def create_app(runtime: Runtime, *, manage_lifecycle: bool = True) -> FastAPI:
     app.include_router(alerts.router)
     app.include_router(drift.router)
     app.include_router(guard.router)
+    app.include_router(admin.router)
     app.include_router(health.router)
     app.include_router(web.router)
     app.mount("/static", web.static_files(), name="static")

@@ -11,7 +11,7 @@ from starlette.responses import HTMLResponse
 
 from truecourse.api.otlp import read_body
 from truecourse.api.params import parse_time
-from truecourse.api.principal import ingest_project, read_project
+from truecourse.api.principal import ingest_project
 from truecourse.api.responses import ORJSONResponse
 from truecourse.drift.baselines import list_baselines, save_baseline
 from truecourse.drift.html import render_html

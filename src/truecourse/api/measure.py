@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from truecourse.api.params import parse_time
+from truecourse.api.principal import read_project
 from truecourse.api.responses import ORJSONResponse
 from truecourse.measure.compare import compare
 from truecourse.measure.costs import unknown_models
@@ -50,9 +51,11 @@ class _Common:
     index_version: str | None = None
     tool_name: str | None = None
 
-    def query(self, group_by: str | None = None) -> MeasureQuery:
+    def query(self, request: Request, group_by: str | None = None) -> MeasureQuery:
+        """The question asked, scoped to the request's project (see ``api.principal``)."""
         window = Window.of(parse_time(self.since, "since"), parse_time(self.until, "until"))
-        filters = {d: getattr(self, d) for d in DIMENSIONS}
+        filters = {d: getattr(self, d, None) for d in DIMENSIONS}
+        filters["project"] = read_project(request)
         return MeasureQuery.build(window, group_by, filters, self.subject)
 
 
@@ -66,7 +69,8 @@ async def get_scorecard(
     common: _Common = Depends(),
 ) -> Any:
     rt = _rt(request)
-    return await _run(scorecard, rt.store, common.query(group_by), metrics, rt.config.measure)
+    return await _run(scorecard, rt.store, common.query(request, group_by), metrics,
+                      rt.config.measure)
 
 
 @router.get("/timeseries", summary="One metric per time bucket, optionally per group")
@@ -77,7 +81,7 @@ async def get_timeseries(
     group_by: str | None = _GROUP, common: _Common = Depends(),
 ) -> Any:
     rt = _rt(request)
-    return await _run(timeseries, rt.store, common.query(group_by), metric, step,
+    return await _run(timeseries, rt.store, common.query(request, group_by), metric, step,
                       rt.config.measure)
 
 
@@ -92,7 +96,7 @@ async def get_compare(
     common: _Common = Depends(),
 ) -> Any:
     rt = _rt(request)
-    return await _run(compare, rt.store, common.query(), dimension, a, b, metrics,
+    return await _run(compare, rt.store, common.query(request), dimension, a, b, metrics,
                       rt.config.measure, alpha)
 
 

@@ -51,7 +51,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _status_response(exc: TrueCourseError, media: str) -> Response:
+def status_response(exc: TrueCourseError, media: str) -> Response:
     status = status_pb2.Status(code=_GRPC_CODE.get(exc.http_status, 13), message=str(exc))
     headers = retry_headers(exc)
     if media == PROTOBUF:
@@ -122,7 +122,7 @@ async def _receive(signal: str, request: Request) -> Response:
         media = media_type(ctype)
     except UnsupportedMediaType as exc:
         metrics.requests.labels(signal, "415").inc()
-        return _status_response(exc, JSON)
+        return status_response(exc, JSON)
     try:
         if not rt.pipeline.has_room():
             raise rt.pipeline.full_error()
@@ -132,7 +132,7 @@ async def _receive(signal: str, request: Request) -> Response:
         metrics.requests.labels(signal, str(exc.http_status)).inc()
         if exc.http_status < 500 and exc.http_status != 429:
             metrics.rejected.labels(signal, type(exc).__name__).inc()
-        return _status_response(exc, media)
+        return status_response(exc, media)
     if result.rejected:
         metrics.rejected.labels(signal, "invalid_item").inc(result.rejected)
     metrics.accepted.labels(signal).inc(result.accepted)

@@ -24,8 +24,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from truecourse.config import AuthConfig
-from truecourse.errors import Forbidden, RateLimited, Unauthorized
-from truecourse.governance.keys import GRANTS, ApiKey, load_keys, matches, parse_token
+from truecourse.errors import Forbidden, NotFound, RateLimited, Unauthorized
+from truecourse.governance.keys import (
+    GRANTS,
+    ApiKey,
+    load_keys,
+    matches,
+    parse_token,
+    project_names,
+)
 from truecourse.model import DEFAULT_PROJECT
 from truecourse.store import Store
 
@@ -62,7 +69,8 @@ class Principal:
 def required_action(method: str, path: str) -> str | None:
     """The action a request needs (``ingest``, ``read``, ``operate``, ``admin``), or None for
     what anyone may reach (health checks, static files, the API description)."""
-    if path in ("/healthz", "/readyz", "/favicon.ico", "/login") or path.startswith("/static/"):
+    if path in ("/healthz", "/readyz", "/favicon.ico", "/login", "/logout") \
+            or path.startswith("/static/"):
         return None
     if path in ("/api/v1/openapi.json", "/api/v1/docs"):
         return None
@@ -106,6 +114,7 @@ class Gatekeeper:
         self.config = config or AuthConfig()
         self.clock = clock
         self._keys: dict[str, ApiKey] = {}
+        self._projects: set[str] = set()
         self._loaded_at = -math.inf
         self._lock = threading.Lock()
         self._buckets: dict[str, TokenBucket] = {}
@@ -116,8 +125,19 @@ class Gatekeeper:
             age = now - self._loaded_at
             if age >= self.config.key_cache_s or (force and age >= 0.2):
                 self._keys = load_keys(self.store)
+                self._projects = project_names(self.store)
                 self._loaded_at = now
             return self._keys
+
+    def require_project(self, name: str) -> None:
+        """``NotFound`` naming the known projects when ``name`` is none of them."""
+        self._refresh()
+        if name not in self._projects:
+            self._refresh(force=True)
+            if name not in self._projects:
+                raise NotFound(f"unknown project {name!r}",
+                               hint=f"known projects: {', '.join(sorted(self._projects))}; "
+                                    f"create one with `truecourse projects create {name}`")
 
     @property
     def open(self) -> bool:

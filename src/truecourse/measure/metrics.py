@@ -32,7 +32,7 @@ __all__ = [
 #: Dimensions a scorecard can group and filter by.
 DIMENSIONS: tuple[str, ...] = (
     "service", "env", "version", "model", "provider", "operation", "prompt_version",
-    "index_version", "tool_name",
+    "index_version", "tool_name", "project",
 )
 AI_DIMENSIONS = frozenset(
     {"model", "provider", "operation", "prompt_version", "index_version", "tool_name"})

@@ -61,8 +61,8 @@ _WHERE = {
 
 __all__ = [
     "ARROW_SCHEMAS",
-    "DEFAULT_PROJECT",
     "BATCH_TYPES",
+    "DEFAULT_PROJECT",
     "EVENT_COLUMNS",
     "EVENT_KINDS",
     "LOG_COLUMNS",

@@ -35,6 +35,7 @@ class SpanQuery:
     since: datetime | None = None
     until: datetime | None = None
     text: str | None = None  # case-insensitive substring of name, input_text or output_text
+    project: str | None = None  # only this project's rows (None: every project)
     limit: int = 100
     cursor: str | None = None  # opaque, from the previous page's next_cursor
 
@@ -47,6 +48,7 @@ class LogQuery:
     since: datetime | None = None
     until: datetime | None = None
     text: str | None = None
+    project: str | None = None
     limit: int = 100
     cursor: str | None = None
 
@@ -58,6 +60,7 @@ class MetricQuery:
     kind: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    project: str | None = None
     limit: int = 100
     cursor: str | None = None
 
@@ -69,6 +72,7 @@ class EventQuery:
     trace_id: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    project: str | None = None
     limit: int = 100
     cursor: str | None = None
 
@@ -151,12 +155,15 @@ class Store(Protocol):
 
     def spans(self, q: SpanQuery) -> Page: ...
 
-    def trace(self, trace_id: str) -> list[dict[str, Any]]:
-        """All spans of one trace, ordered by start time (empty when unknown)."""
+    def trace(self, trace_id: str, project: str | None = None) -> list[dict[str, Any]]:
+        """All spans of one trace (of ``project`` when given), ordered by start time (empty
+        when unknown)."""
         ...
 
-    def services(self, since: datetime | None = None) -> list[dict[str, Any]]:
-        """One summary row per (service, env): span and error counts, models, last seen."""
+    def services(self, since: datetime | None = None,
+                 project: str | None = None) -> list[dict[str, Any]]:
+        """One summary row per (service, env) (of ``project`` when given): span and error
+        counts, models, last seen."""
         ...
 
     def logs(self, q: LogQuery) -> Page: ...

@@ -270,12 +270,18 @@ class DuckDBStore:
                            ("start_unix_nano", "span_id"),
                            lambda r: (r["start_unix_nano"], r["span_id"]), q.cursor, q.limit)
 
-    def trace(self, trace_id: str) -> list[dict[str, Any]]:
+    def trace(self, trace_id: str, project: str | None = None) -> list[dict[str, Any]]:
+        if project is not None:
+            return self._query("SELECT * FROM spans WHERE trace_id = ? AND project = ? ORDER BY "
+                              "start_unix_nano, span_id", [trace_id.lower(), project], "spans")
         return self._query("SELECT * FROM spans WHERE trace_id = ? ORDER BY start_unix_nano, "
                            "span_id", [trace_id.lower()], "spans")
 
-    def services(self, since: datetime | None = None) -> list[dict[str, Any]]:
-        where = "WHERE start_time >= ?" if since else ""
+    def services(self, since: datetime | None = None,
+                 project: str | None = None) -> list[dict[str, Any]]:
+        conds = ["start_time >= ?"] * bool(since) + ["project = ?"] * bool(project)
+        params = [v for v in (since, project) if v]
+        where = f"WHERE {' AND '.join(conds)}" if conds else ""
         sql = f"""
             SELECT service, env,
                    count(*) AS span_count,
@@ -292,7 +298,7 @@ class DuckDBStore:
                    min(start_time) AS first_seen, max(start_time) AS last_seen
             FROM spans {where}
             GROUP BY service, env ORDER BY service NULLS LAST, env NULLS LAST"""
-        rows = self._query(sql, [since] if since else [], "services")
+        rows = self._query(sql, params, "services")
         for r in rows:
             r["models"] = r["models"] or []
             r["versions"] = r["versions"] or []
@@ -319,7 +325,7 @@ class DuckDBStore:
 
     def events(self, q: EventQuery) -> Page:
         where = Where()
-        for col in ("kind", "service", "trace_id"):
+        for col in ("kind", "service", "trace_id", "project"):
             where.equals(col, getattr(q, col))
         where.between("time", q.since, q.until)
         return keyset_page(self._runner("events"), "events", where, ("epoch_us(time)", "id"),

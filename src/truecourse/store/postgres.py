@@ -339,12 +339,18 @@ class PostgresStore:
                            ("start_unix_nano", "span_id"),
                            lambda r: (r["start_unix_nano"], r["span_id"]), q.cursor, q.limit)
 
-    def trace(self, trace_id: str) -> list[dict[str, Any]]:
+    def trace(self, trace_id: str, project: str | None = None) -> list[dict[str, Any]]:
+        if project is not None:
+            return self._rows("SELECT * FROM spans WHERE trace_id = ? AND project = ? ORDER BY "
+                              "start_unix_nano, span_id", [trace_id.lower(), project], "spans")
         return self._rows("SELECT * FROM spans WHERE trace_id = ? ORDER BY start_unix_nano, "
                           "span_id", [trace_id.lower()], "spans")
 
-    def services(self, since: datetime | None = None) -> list[dict[str, Any]]:
-        where = "WHERE start_time >= ?" if since else ""
+    def services(self, since: datetime | None = None,
+                 project: str | None = None) -> list[dict[str, Any]]:
+        conds = ["start_time >= ?"] * bool(since) + ["project = ?"] * bool(project)
+        params = [v for v in (since, project) if v]
+        where = f"WHERE {' AND '.join(conds)}" if conds else ""
         sql = f"""
             SELECT service, env,
                    count(*) AS span_count,
@@ -364,7 +370,7 @@ class PostgresStore:
             FROM spans {where}
             GROUP BY service, env
             ORDER BY service COLLATE "C" NULLS LAST, env COLLATE "C" NULLS LAST"""
-        rows = self._rows(sql, [since] if since else [], "services")
+        rows = self._rows(sql, params, "services")
         for r in rows:
             r["models"] = r["models"] or []
             r["versions"] = r["versions"] or []
@@ -414,7 +420,7 @@ class PostgresStore:
 
     def events(self, q: EventQuery) -> Page:
         where = Where()
-        for col in ("kind", "service", "trace_id"):
+        for col in ("kind", "service", "trace_id", "project"):
             where.equals(col, getattr(q, col))
         where.between("time", q.since, q.until)
         if q.cursor:

@@ -111,6 +111,7 @@ def span_where(q: SpanQuery) -> Where:
     where.equals("status_code", q.status)
     where.between("start_time", q.since, q.until)
     where.contains_text(("name", "input_text", "output_text"), q.text)
+    where.equals("project", q.project)
     return where
 
 
@@ -123,13 +124,14 @@ def log_where(q: LogQuery) -> Where:
     where.equals("trace_id", q.trace_id.lower() if q.trace_id else None)
     where.between("time", q.since, q.until)
     where.contains_text(("body",), q.text)
+    where.equals("project", q.project)
     return where
 
 
 def metric_where(q: MetricQuery) -> Where:
     """The WHERE clause of a metric-point search (both backends)."""
     where = Where()
-    for col in ("name", "service", "kind"):
+    for col in ("name", "service", "kind", "project"):
         where.equals(col, getattr(q, col))
     where.between("time", q.since, q.until)
     return where

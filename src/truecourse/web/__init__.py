@@ -18,14 +18,14 @@ from pathlib import Path
 from fastapi import APIRouter
 from starlette.staticfiles import StaticFiles
 
-from truecourse.web import alerts, drift, explore, ops
+from truecourse.web import alerts, drift, explore, login, ops
 
 __all__ = ["STATIC_DIR", "router", "static_files"]
 
 STATIC_DIR = Path(__file__).parent / "static"
 
 router = APIRouter(include_in_schema=False)
-for _module in (ops, explore, alerts, drift):
+for _module in (ops, explore, alerts, drift, login):
     router.include_router(_module.router)
 
 

@@ -46,7 +46,7 @@ _SPAN_FILTERS = ("model", "operation", "status", "q", "trace_id", "prompt_versio
 def models(request: Request) -> Response:
     rt, st = runtime_of(request), state_of(request)
     m = rt.config.measure
-    filters = {"service": st.service, "env": st.env}
+    filters = {"service": st.service, "env": st.env, "project": st.project}
     dimension = st.extra.get("dimension") or "prompt_version"
     a, b = st.extra.get("a"), st.extra.get("b")
     calls: dict[str, Callable[[], Any]] = {"card": partial(
@@ -79,6 +79,7 @@ def traces(request: Request) -> Response:
         status=one_of(f["status"], "status", _STATUSES),
         trace_id=parse_trace_id(f["trace_id"]) if f["trace_id"] else None,
         since=st.window.since, until=st.window.until, text=f["q"], limit=50,
+        project=st.project,
         cursor=st.extra.get("cursor") or None)
     found = rt.store.spans(query)
     return page(request, "traces.html", st, title="Traces", active="/traces",
@@ -114,7 +115,7 @@ def _genai(span: dict[str, Any]) -> dict[str, Any]:
 def trace(request: Request, trace_id: str) -> Response:
     rt, st = runtime_of(request), state_of(request)
     tid = parse_trace_id(trace_id)
-    rows = rt.store.trace(tid)
+    rows = rt.store.trace(tid, st.project)
     if not rows:
         raise NotFound(f"trace {tid} not found",
                        hint="it may not have arrived yet, or was sampled out or deleted")
@@ -127,7 +128,7 @@ def trace(request: Request, trace_id: str) -> Response:
         s["width_pct"] = max(s["duration_ms"] * 1e6 / total * 100, 0.3)
         s["offset_ms"] = (s["start_unix_nano"] - start) / 1e6
         s["genai"] = _genai(s)
-    feedback = rt.store.events(EventQuery(trace_id=tid, limit=100)).items
+    feedback = rt.store.events(EventQuery(trace_id=tid, limit=100, project=st.project)).items
     return page(request, "trace.html", st, title=f"Trace {tid[:8]}", active="/traces",
                 trace_id=tid, spans=spans, duration_ms=total / 1e6, feedback=feedback,
                 services=sorted({r["service"] for r in rows if r["service"]}),

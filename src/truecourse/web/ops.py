@@ -44,7 +44,8 @@ SERVICE_METRICS = ("requests", "throughput_rps", "error_rate", "availability", "
 def _query(st: PageState, group_by: str | None = None,
            **filters: str | None) -> MeasureQuery:
     return MeasureQuery.build(st.window, group_by,
-                              {"service": st.service, "env": st.env, **filters})
+                              {"service": st.service, "env": st.env, "project": st.project,
+                               **filters})
 
 
 def _slo_calls(rt: Runtime, service: str | None = None) -> dict[str, Callable[[], Any]]:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from functools import wraps
 from typing import Any
 
 from fastapi import Request
 from starlette.responses import Response
 
+from truecourse.api.principal import read_project
 from truecourse.errors import TrueCourseError
 from truecourse.runtime import Runtime
 from truecourse.web.render import render
@@ -41,7 +43,7 @@ def runtime_of(request: Request) -> Runtime:
 
 
 def state_of(request: Request) -> PageState:
-    return PageState.from_query(request.query_params)
+    return replace(PageState.from_query(request.query_params), project=read_project(request))
 
 
 def gather(**calls: Callable[[], Any]) -> dict[str, Any]:

@@ -24,7 +24,7 @@ DEFAULT_RANGE = "24h"
 #: auto-refresh choices (seconds); "off" is the default
 REFRESH: dict[str, int] = {"off": 0, "30s": 30, "1m": 60, "5m": 300}
 #: the filters every page keeps in its links
-_KEPT = ("since", "until", "service", "env", "refresh")
+_KEPT = ("since", "until", "service", "env", "refresh", "project")
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,8 @@ class PageState:
     env: str | None = None
     refresh: str = "off"
     extra: Mapping[str, str] = field(default_factory=dict)
+    #: the project shown (the key's, or ``?project=`` for an admin key or an open server)
+    project: str = "default"
 
     @classmethod
     def from_query(cls, query: Mapping[str, str], now: datetime | None = None) -> PageState:
@@ -71,6 +73,8 @@ class PageState:
             v = getattr(self, k)
             if v:
                 out[k] = v
+        if self.project != "default":
+            out["project"] = self.project
         if self.refresh != "off":
             out["refresh"] = self.refresh
         for k, v in changes.items():
