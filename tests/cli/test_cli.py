@@ -182,7 +182,8 @@ def test_serve_refuses_a_non_loopback_host(cli: Run, tmp_path: Path) -> None:
     db = tmp_path / "never.duckdb"
     r = cli("serve", "--host", "0.0.0.0", "--port", str(_free_port()), "--db", str(db))
     assert r.code == 2
-    assert "refusing to bind to non-loopback address 0.0.0.0" in r.stderr
+    assert "refusing to bind to non-loopback address 0.0.0.0: no admin API key" in r.stderr
+    assert "truecourse keys create --db" in r.stderr
     assert "serving on" not in r.output
     assert not db.exists()  # refused before the store was opened, let alone the port
 

@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from truecourse.cli.spans import DEFAULT_URL
+from truecourse.cli.spans import DEFAULT_URL, auth_headers
 from truecourse.errors import InvalidInput, TrueCourseError
 
 if TYPE_CHECKING:
@@ -176,7 +176,8 @@ def baseline_command(
                 resp = httpx.post(f"{url.rstrip('/')}/api/v1/drift/baselines",
                                   params={"model": model, "name": name or path.name},
                                   content=data, timeout=60,
-                                  headers={"content-type": "application/octet-stream"})
+                                  headers={"content-type": "application/octet-stream",
+                                           **auth_headers()})
             except httpx.HTTPError as exc:
                 from truecourse.errors import StoreUnavailable
 

@@ -21,6 +21,7 @@ from truecourse import __version__
 from truecourse.api.listen import listen
 from truecourse.cli.alerts import alerts_command, silence_app, slo_app
 from truecourse.cli.drift import drift_app
+from truecourse.cli.governance import audit_app, keys_app, projects_app
 from truecourse.cli.guard import guard_app
 from truecourse.cli.measure import compare_command, cost_app, pricing_app, scorecard_command
 from truecourse.cli.sim import bench_app, demo_command
@@ -67,6 +68,36 @@ def _config_path(config: Path | None) -> Path | None:
     return default if default.exists() else None
 
 
+def _probe_admin_key(db: str) -> bool:
+    """Whether the store at ``db`` has an active admin key, without creating anything (a
+    DuckDB file that does not exist yet has none)."""
+    from truecourse.errors import StoreUnavailable
+    from truecourse.governance import has_admin_key
+    from truecourse.store import DuckDBStore, open_store
+
+    if not db.startswith(("postgres://", "postgresql://")):
+        if not Path(db).is_file():
+            return False
+        store: Any = DuckDBStore(db, read_only=True)
+    else:
+        store = open_store(db)
+    try:
+        return has_admin_key(store)
+    except StoreUnavailable:  # a database from before the governance migration: no keys
+        return False
+    finally:
+        store.close()
+
+
+def _refuse_open_bind(host: str, db: str) -> None:
+    raise InvalidInput(
+        f"refusing to bind to non-loopback address {host}: no admin API key is configured, "
+        "so anyone who can reach it could write and read telemetry",
+        hint=f"create one first, with the server stopped: truecourse keys create --db {db} "
+             "--scope admin --name ops (then keys for senders with --scope ingest); or bind "
+             "to 127.0.0.1")
+
+
 @app.command()
 def serve(
     host: str | None = typer.Option(None, help="Bind address (default: server.host, "
@@ -99,11 +130,8 @@ def serve(
         cfg = load_config(_config_path(config))
         bind_host = host or cfg.server.host
         bind_port = port if port is not None else cfg.server.port
-        if not _is_loopback(bind_host):
-            raise InvalidInput(
-                f"refusing to bind to non-loopback address {bind_host}: no API keys are "
-                "configured, so anyone who can reach it could write and read telemetry",
-                hint="bind to 127.0.0.1 and put an authenticating proxy in front")
+        if not _is_loopback(bind_host) and not _probe_admin_key(db or cfg.storage.db):
+            _refuse_open_bind(bind_host, db or cfg.storage.db)
         queue_url = queue or cfg.queue.url
         if queue_url:
             require_shared_store(db or cfg.storage.db)
@@ -206,6 +234,9 @@ app.add_typer(cost_app, name="cost")
 app.add_typer(bench_app, name="bench")
 app.add_typer(drift_app, name="drift")
 app.add_typer(guard_app, name="guard")
+app.add_typer(keys_app, name="keys")
+app.add_typer(projects_app, name="projects")
+app.add_typer(audit_app, name="audit")
 
 
 def main() -> None:

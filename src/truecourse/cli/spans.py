@@ -37,16 +37,32 @@ def get_json(url: str, path: str, params: dict[str, Any],
     return request_json(url, "GET", path, params=params, timeout_s=timeout_s)
 
 
+def auth_headers() -> dict[str, str]:
+    """``Authorization: Bearer $TRUECOURSE_API_KEY`` when that is set."""
+    key = os.environ.get("TRUECOURSE_API_KEY", "").strip()
+    return {"Authorization": f"Bearer {key}"} if key else {}
+
+
 def request_json(url: str, method: str, path: str, *, params: dict[str, Any] | None = None,
                  body: Any = None, timeout_s: float = 30.0) -> dict[str, Any]:
     """``method`` ``path`` of the server at ``url`` (a JSON body when given); the JSON answer.
 
-    Unreachable server: ``RetryableError``; 4xx: ``InvalidInput`` with the server's message
-    and hint; 5xx: ``RetryableError``.
+    Sends ``$TRUECOURSE_API_KEY`` as the bearer key when set. Unreachable server:
+    ``RetryableError``; 4xx: ``InvalidInput`` with the server's message and hint; 5xx:
+    ``RetryableError``.
     """
+    data: dict[str, Any] = request_raw(url, method, path, params=params, body=body,
+                                       timeout_s=timeout_s, decode=True)
+    return data
+
+
+def request_raw(url: str, method: str, path: str, *, params: dict[str, Any] | None = None,
+                body: Any = None, timeout_s: float = 30.0, decode: bool = False) -> Any:
+    """As :func:`request_json`; the body's bytes unless ``decode``."""
     endpoint = url.rstrip("/") + path
     try:
         resp = httpx.request(method, endpoint, timeout=timeout_s, json=body,
+                             headers=auth_headers(),
                              params={k: v for k, v in (params or {}).items() if v is not None})
     except httpx.HTTPError as exc:
         raise RetryableError(f"cannot reach TrueCourse at {url}: {exc}",
@@ -59,9 +75,10 @@ def request_json(url: str, method: str, path: str, *, params: dict[str, Any] | N
         except (ValueError, KeyError, TypeError):
             msg, hint = resp.text, None
         cls = RetryableError if resp.status_code >= 500 else InvalidInput
+        if resp.status_code in (401, 403) and not hint:
+            hint = "set TRUECOURSE_API_KEY to a key with the scope needed"
         raise cls(f"server answered {resp.status_code}: {msg}", hint=hint)
-    data: dict[str, Any] = resp.json()
-    return data
+    return resp.json() if decode else resp.content
 
 
 @contextmanager
