@@ -19,7 +19,7 @@ from truecourse.coord.leader import LeaderJob, leader_lock
 from truecourse.detect import Evaluator
 from truecourse.drift.schedule import DriftChecks
 from truecourse.errors import StoreUnavailable
-from truecourse.governance import Gatekeeper, audit
+from truecourse.governance import Gatekeeper, RetentionJob, RetentionMetrics, audit
 from truecourse.guard import SafetyMetrics
 from truecourse.measure.prometheus import SliMetrics
 from truecourse.pipeline.metrics import PipelineMetrics
@@ -78,6 +78,8 @@ class Runtime:
     started: bool = False
     #: API keys: who may send and read (open until the first key is created)
     gate: Gatekeeper = field(default=None)  # type: ignore[assignment]
+    #: deletes what outlived its TTL (``retention``), on one leader
+    retention: RetentionJob | None = None
     #: what "now" is for the API's alerting routes: the wall clock, or a simulation's event time
     #: (``truecourse demo`` drives detection on an accelerated clock, see ``truecourse.sim``)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
@@ -142,7 +144,9 @@ class Runtime:
         engine.set_deploy_window_source(DeployWindows(store))
         detection = DetectionLoop(cfg, store, engine)
         return cls(cfg, store, pipeline, metrics, dict(consumers or {}), workers, ingest_log,
-                   engine, dispatcher, detection, gate=Gatekeeper(store, cfg.auth))
+                   engine, dispatcher, detection, gate=Gatekeeper(store, cfg.auth),
+                   retention=RetentionJob(store, cfg.retention,
+                                          RetentionMetrics(metrics.registry)))
 
     def start(self, *, detection: bool = True) -> None:
         """Start downstream-first: the writer, then the ingest workers; the leader-run
@@ -158,6 +162,8 @@ class Runtime:
                 self.detection.job.start()
             if self.gate is not None:  # a runtime Runtime.build made (not a bare test one)
                 self._audit_config()
+            if self.retention is not None:
+                self.retention.start()
             self.started = True
 
     def _audit_config(self) -> None:
@@ -182,6 +188,8 @@ class Runtime:
         if self.started:
             if self.detection is not None:
                 self.detection.job.shutdown()
+            if self.retention is not None:
+                self.retention.shutdown()
             if self.workers is not None:
                 self.workers.shutdown()
             self.pipeline.shutdown()

@@ -16,7 +16,16 @@ from starlette.responses import StreamingResponse
 
 from truecourse.api.principal import principal
 from truecourse.api.responses import ORJSONResponse
-from truecourse.governance import audit, create_key, create_project, list_keys, list_projects
+from truecourse.governance import (
+    audit,
+    create_key,
+    create_project,
+    erase,
+    list_keys,
+    list_projects,
+    preview_retention,
+    run_retention,
+)
 from truecourse.governance import revoke_key as revoke
 from truecourse.runtime import Runtime
 
@@ -44,8 +53,10 @@ async def get_projects(request: Request) -> Any:
 @router.post("/projects", summary="Create a project", status_code=201)
 async def post_project(request: Request, body: ProjectRequest) -> Any:
     rt, who = _rt(request), principal(request)
-    return await run_in_threadpool(lambda: create_project(
+    created = await run_in_threadpool(lambda: create_project(
         rt.store, body.name, actor=who.actor, description=body.description))
+    rt.gate.invalidate()
+    return created
 
 
 class KeyRequest(BaseModel):
@@ -70,6 +81,7 @@ async def post_key(request: Request, body: KeyRequest) -> Any:
     key, token = await run_in_threadpool(lambda: create_key(
         rt.store, project=body.project, scope=body.scope, name=body.name, actor=who.actor,
         rate_per_s=body.rate_per_s, burst=body.burst))
+    rt.gate.invalidate()
     return {**key.to_dict(), "key": token}
 
 
@@ -77,6 +89,7 @@ async def post_key(request: Request, body: KeyRequest) -> Any:
 async def post_revoke(request: Request, key_id: str) -> Any:
     rt, who = _rt(request), principal(request)
     key = await run_in_threadpool(lambda: revoke(rt.store, key_id, actor=who.actor))
+    rt.gate.invalidate()
     return key.to_dict()
 
 
@@ -105,3 +118,48 @@ async def get_audit_export(request: Request) -> StreamingResponse:
         yield from audit.export_lines(store)
 
     return StreamingResponse(lines(), media_type="application/x-ndjson")
+
+
+class EraseRequest(BaseModel):
+    """Exactly one selector; ``project`` limits the erasure to that project's rows."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: str | None = None
+    conversation_id: str | None = None
+    trace_id: str | None = None
+    project: str | None = Field(default=None, description="only this project (default: all)")
+
+
+@router.post("/erase", summary="Erase every span, log and event of a user, conversation or "
+                               "trace (audited)")
+async def post_erase(request: Request, body: EraseRequest) -> Any:
+    """200 with rows removed per table; ``matched`` false (still audited) when nothing
+    matched; 400 for no selector or several, 404 for an unknown project."""
+    rt, who = _rt(request), principal(request)
+    result = await run_in_threadpool(lambda: erase(
+        rt.store, user_id=body.user_id, conversation_id=body.conversation_id,
+        trace_id=body.trace_id, project=body.project, actor=who.actor))
+    return result.to_dict()
+
+
+class RetentionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dry_run: bool = Field(default=False, description="count what would go, remove nothing")
+
+
+@router.post("/retention/run", summary="Run retention now with the server's TTLs")
+async def post_retention(request: Request, body: RetentionRequest) -> Any:
+    rt = _rt(request)
+    now = rt.now()
+    if body.dry_run:
+        preview = await run_in_threadpool(
+            lambda: preview_retention(rt.store, rt.config.retention, now=now))
+        return {**preview.to_dict(), "dry_run": True}
+    if rt.retention is not None:
+        result = await run_in_threadpool(rt.retention.run_once, now)
+    else:
+        result = await run_in_threadpool(
+            lambda: run_retention(rt.store, rt.config.retention, now=now))
+    return {**result.to_dict(), "dry_run": False}

@@ -24,6 +24,7 @@ from truecourse.alerting import (
     parse_grafana_webhook,
 )
 from truecourse.api.otlp import read_body
+from truecourse.api.principal import audited
 from truecourse.api.responses import ORJSONResponse
 from truecourse.config.detect import parse_duration
 from truecourse.errors import InvalidInput
@@ -58,6 +59,7 @@ class AckBody(BaseModel):
 async def acknowledge(request: Request, fingerprint: str, body: AckBody) -> Any:
     rt, engine = _engine(request)
     engine.acknowledge(fingerprint, body.by, rt.now())
+    await audited(request, "alert.acknowledge", fingerprint, {"by": body.by})
     return {"fingerprint": fingerprint, "acknowledged_by": body.by}
 
 
@@ -115,7 +117,12 @@ async def add_silence(request: Request, body: SilenceBody) -> Any:
     now = rt.now()
     start, end = silence_window(body.starts_at, body.ends_at, body.duration, now)
     s = engine.add_silence(body.matchers, start, end, body.created_by, body.comment)
-    return ORJSONResponse(s.to_dict(now), status_code=201)
+    out = s.to_dict(now)
+    await audited(request, "silence.create", s.id,
+                  {"matchers": out["matchers"], "starts_at": out["starts_at"],
+                   "ends_at": out["ends_at"], "created_by": body.created_by,
+                   "comment": body.comment})
+    return ORJSONResponse(out, status_code=201)
 
 
 @router.get("/silences", summary="Silences (pending, active, expired)")
@@ -132,7 +139,9 @@ async def list_silences(request: Request, status: str | None = None) -> Any:
 async def expire_silence(request: Request, silence_id: str) -> Any:
     rt, engine = _engine(request)
     now = rt.now()
-    return engine.expire_silence(silence_id, now).to_dict(now)
+    out = engine.expire_silence(silence_id, now).to_dict(now)
+    await audited(request, "silence.expire", silence_id, {"matchers": out["matchers"]})
+    return out
 
 
 async def _external(request: Request, parse: Any) -> Any:

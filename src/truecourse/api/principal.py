@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import Request
+from collections.abc import Mapping
+from typing import Any
 
-from truecourse.governance import Principal
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from truecourse.governance import Principal, audit
 from truecourse.model import DEFAULT_PROJECT
 
 _OPEN = Principal(DEFAULT_PROJECT, "admin")
@@ -25,3 +29,12 @@ def ingest_project(request: Request) -> str:
 def read_project(request: Request) -> str:
     """The project the request's reads are scoped to."""
     return principal(request).project
+
+
+async def audited(request: Request, action: str, target: str | None,
+                  details: Mapping[str, Any] | None = None) -> None:
+    """Append an audit entry for an operational action the request did, the key as actor."""
+    who = principal(request)
+    store = request.app.state.runtime.store
+    await run_in_threadpool(lambda: audit.record(store, who.actor, action, project=who.project,
+                                                 target=target, details=details))

@@ -251,3 +251,78 @@ def audit_export(
         out.write_bytes(data)
         n = data.count(b"\n")
         typer.echo(f"{n} entries written to {out}", err=True)
+
+
+# -- erasure and retention --------------------------------------------------------------------
+
+
+def erase_command(
+    user_id: str | None = typer.Option(None, "--user-id", help="Every trace of this user."),
+    conversation_id: str | None = typer.Option(None, "--conversation-id",
+                                               help="Every trace of this conversation."),
+    trace_id: str | None = typer.Option(None, "--trace-id", help="This trace."),
+    project: str | None = typer.Option(None, help="Only this project (default: all)."),
+    db: str | None = _DB, url: str = _URL, as_json: bool = _JSON,
+) -> None:
+    """Erase every span, log and event of a user, conversation or trace; audited (the
+    identifier only as its hash). Exit 0 also when nothing matched (it says so)."""
+    from truecourse.governance import erase
+
+    def direct(store: Store) -> dict[str, Any]:
+        return erase(store, user_id=user_id, conversation_id=conversation_id,
+                     trace_id=trace_id, project=project, actor=_actor()).to_dict()
+
+    data = _run(db, direct, lambda: request_json(
+        url, "POST", "/api/v1/admin/erase",
+        body={"user_id": user_id, "conversation_id": conversation_id, "trace_id": trace_id,
+              "project": project}))
+    if as_json:
+        _emit(data, True)
+    else:
+        typer.echo(f"{data['message']} (audit entry {data['audit_seq']})")
+
+
+@retention_app.command("run")
+def retention_run(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Count what would go; remove "
+                                                          "nothing."),
+    config: Path | None = typer.Option(None, "--config", "-c",
+                                       help="truecourse.yaml with the TTLs (with --db; "
+                                            "default ./truecourse.yaml when present)."),
+    db: str | None = _DB, url: str = _URL, as_json: bool = _JSON,
+) -> None:
+    """Delete what outlived its TTL now (the server also runs this every retention.interval).
+    With --url the server's TTLs apply; with --db those of --config."""
+    from datetime import UTC, datetime
+
+    from truecourse.config import load_config
+    from truecourse.governance import preview_retention, run_retention
+
+    def direct(store: Store) -> dict[str, Any]:
+        path = config if config is not None else (
+            Path("truecourse.yaml") if Path("truecourse.yaml").exists() else None)
+        ttl = load_config(path).retention
+        if not ttl.enabled:
+            raise InvalidInput("no retention TTL is configured, so nothing would be removed",
+                               hint="set retention.defaults (e.g. {spans: 30d, text: 7d}) in "
+                                    "truecourse.yaml and pass it with --config")
+        now = datetime.now(UTC)
+        result = (preview_retention(store, ttl, now=now) if dry_run
+                  else run_retention(store, ttl, now=now, actor=_actor()))
+        return {**result.to_dict(), "dry_run": dry_run}
+
+    data = _run(db, direct, lambda: request_json(url, "POST", "/api/v1/admin/retention/run",
+                                                 body={"dry_run": dry_run}))
+    if as_json:
+        _emit(data, True)
+        return
+    table = Table(header_style="bold", title=("would remove" if dry_run else "removed")
+                  + f": {data['total']} rows")
+    for col in ("project", "kind", "rows"):
+        table.add_column(col)
+    for proj, kinds in sorted(data["removed"].items()):
+        for kind, n in sorted(kinds.items()):
+            table.add_row(proj, kind, str(n))
+    _emit(data, False, table)
+    for note in data.get("notes") or []:
+        typer.echo(f"note: {note}", err=True)

@@ -21,7 +21,13 @@ from truecourse import __version__
 from truecourse.api.listen import listen
 from truecourse.cli.alerts import alerts_command, silence_app, slo_app
 from truecourse.cli.drift import drift_app
-from truecourse.cli.governance import audit_app, keys_app, projects_app
+from truecourse.cli.governance import (
+    audit_app,
+    erase_command,
+    keys_app,
+    projects_app,
+    retention_app,
+)
 from truecourse.cli.guard import guard_app
 from truecourse.cli.measure import compare_command, cost_app, pricing_app, scorecard_command
 from truecourse.cli.sim import bench_app, demo_command
@@ -237,6 +243,8 @@ app.add_typer(guard_app, name="guard")
 app.add_typer(keys_app, name="keys")
 app.add_typer(projects_app, name="projects")
 app.add_typer(audit_app, name="audit")
+app.command("erase")(erase_command)
+app.add_typer(retention_app, name="retention")
 
 
 def main() -> None:

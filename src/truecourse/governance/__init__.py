@@ -10,6 +10,7 @@ erasure on request and retention.
 """
 
 from truecourse.governance import audit
+from truecourse.governance.erasure import ErasureResult, erase
 from truecourse.governance.gate import Gatekeeper, Principal, TokenBucket, required_action
 from truecourse.governance.keys import (
     GRANTS,
@@ -24,22 +25,36 @@ from truecourse.governance.keys import (
     require_project,
     revoke_key,
 )
+from truecourse.governance.retention import (
+    RetentionJob,
+    RetentionMetrics,
+    RetentionResult,
+    preview_retention,
+    run_retention,
+)
 
 __all__ = [
     "GRANTS",
     "SCOPES",
     "ApiKey",
+    "ErasureResult",
     "Gatekeeper",
     "Principal",
+    "RetentionJob",
+    "RetentionMetrics",
+    "RetentionResult",
     "TokenBucket",
     "audit",
     "create_key",
     "create_project",
+    "erase",
     "has_admin_key",
     "list_keys",
     "list_projects",
     "parse_token",
+    "preview_retention",
     "require_project",
     "required_action",
     "revoke_key",
+    "run_retention",
 ]

@@ -80,8 +80,9 @@ def required_action(method: str, path: str) -> str | None:
         return "admin"
     if method in ("GET", "HEAD", "OPTIONS"):
         return "read"
-    if path in ("/api/v1/events", "/api/v1/predictions"):
-        return "ingest"
+    if path in ("/api/v1/events", "/api/v1/predictions", "/api/v1/alerts/alertmanager",
+                "/api/v1/alerts/grafana"):
+        return "ingest"  # telemetry, events and external alerts: what senders send
     if path == "/api/v1/guard/scan":
         return "read"  # scans the body and stores nothing
     return "operate"
@@ -138,6 +139,11 @@ class Gatekeeper:
                 raise NotFound(f"unknown project {name!r}",
                                hint=f"known projects: {', '.join(sorted(self._projects))}; "
                                     f"create one with `truecourse projects create {name}`")
+
+    def invalidate(self) -> None:
+        """Reload the key table on the next request (after a key was created or revoked)."""
+        with self._lock:
+            self._loaded_at = -math.inf
 
     @property
     def open(self) -> bool:
