@@ -126,8 +126,10 @@ def run_server(db: str, port: int, config: str | None = None,
     raise SystemExit("server did not become ready in 60 s")
 
 
-def send_all(base: str, bodies: list[bytes], threads: int) -> tuple[int, int]:
-    """POST every body; retries on 429/503. Returns (requests sent, retries)."""
+def send_all(base: str, bodies: list[bytes], threads: int,
+             headers: dict[str, str] | None = None) -> tuple[int, int]:
+    """POST every body (with ``headers``, e.g. an API key); retries on 429/503. Returns
+    (requests sent, retries)."""
     lock = threading.Lock()
     idx = [0]
     retries = [0]
@@ -142,7 +144,8 @@ def send_all(base: str, bodies: list[bytes], threads: int) -> tuple[int, int]:
                     return
                 while True:
                     r = client.post(f"{base}/v1/traces", content=bodies[i],
-                                    headers={"Content-Type": "application/x-protobuf"})
+                                    headers={"Content-Type": "application/x-protobuf",
+                                             **(headers or {})})
                     if r.status_code == 200:
                         break
                     if r.status_code in (429, 503):

@@ -59,7 +59,7 @@ def _section(
     for name, field in model.model_fields.items():
         key = field.alias or name
         child = _model_in(field.annotation)
-        description = (field.description or "").replace("\n", " ").replace("|", "\\|")
+        description = " ".join((field.description or "").split()).replace("|", "\\|")
         if child is not None and child in documented:
             description += f" Same keys as `{documented[child]}`."
         elif child is not None:
