@@ -36,7 +36,8 @@ def predictions(model: str, start: datetime, n: int, seed: int, shift: float = 0
         "id": ids, "time": pa.array(times, pa.timestamp("us", tz="UTC")),
         "model": [model] * n, "version": ["1"] * n, "env": ["prod"] * n,
         "features": features, "prediction": [str(p) for p in pred],
-        "prediction_value": pred.astype(float), "score": score}, schema=schema)
+        "prediction_value": pred.astype(float), "score": score,
+        "project": ["default"] * n}, schema=schema)
     labels = [{"kind": "label", "prediction_id": ids[i], "label": int(truth[i]),
                "time": (times[i] + timedelta(minutes=30)).isoformat()} for i in range(n)]
     return ArrowBatch("predictions", table), labels

@@ -72,7 +72,7 @@ METRIC_NAMES: tuple[str, ...] = (
 )
 DIMENSION_NAMES: tuple[str, ...] = (
     "service", "env", "version", "model", "provider", "operation", "prompt_version",
-    "index_version", "tool_name",
+    "index_version", "tool_name", "project",
 )
 #: A metric named ``<column>_score_mean`` is the mean of a ``*_score`` span column (store-defined).
 SCORE_METRIC = re.compile(r"^[a-z_][a-z0-9_]*_score_mean$")
