@@ -15,10 +15,15 @@ from truecourse.store import Store
 
 
 def recent_changes(store: Store, since: datetime, until: datetime,
-                   service: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-    """Deploy, config-change and feature-flag events in ``[since, until)``, newest first."""
+                   service: str | None = None, limit: int = 50,
+                   project: str | None = None) -> list[dict[str, Any]]:
+    """Deploy, config-change and feature-flag events in ``[since, until)`` (of ``project``
+    when given), newest first."""
     params: list[Any] = [since, until]
     where = "time >= ? AND time < ? AND kind IN ('deploy', 'config_change', 'feature_flag')"
+    if project is not None:
+        where += " AND project = ?"
+        params.append(project)
     if service is not None:
         where += " AND (service = ? OR service IS NULL)"
         params.append(service)

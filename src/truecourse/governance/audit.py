@@ -15,7 +15,9 @@ the loser fail and retry on the new tail, so the chain never forks.
 from __future__ import annotations
 
 import hashlib
+import random
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,8 +29,9 @@ from truecourse.errors import InvalidInput, StoreUnavailable
 from truecourse.store import Store
 
 GENESIS = "0" * 64
+_ATTEMPTS = 200
 _COLUMNS = ("seq", "time", "actor", "action", "project", "target", "details", "prev_hash", "hash")
-_locks: dict[str, threading.Lock] = {}
+_locks: dict[int, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
 
@@ -70,8 +73,10 @@ def entry_hash(seq: int, time: datetime, actor: str, action: str, project: str |
 
 
 def _lock_for(store: Store) -> threading.Lock:
+    # one per store object: threads sharing a store take turns; other stores (other nodes)
+    # race and the primary key on seq decides
     with _locks_guard:
-        return _locks.setdefault(store.url, threading.Lock())
+        return _locks.setdefault(id(store), threading.Lock())
 
 
 def _tail(store: Store) -> tuple[int, str]:
@@ -95,7 +100,9 @@ def record(store: Store, actor: str, action: str, *, project: str | None = None,
     """
     text = orjson.dumps(dict(details or {}), option=orjson.OPT_SORT_KEYS).decode()
     lock = _lock_for(store)
-    for attempt in range(20):
+    for attempt in range(_ATTEMPTS):
+        if attempt:
+            time.sleep(random.uniform(0, 0.002 * min(attempt, 25)))  # jitter: let one win
         with lock:
             seq, prev = _tail(store)
             t = (now or datetime.now(UTC)).astimezone(UTC)
@@ -108,7 +115,7 @@ def record(store: Store, actor: str, action: str, *, project: str | None = None,
             try:
                 counts = store.execute([*with_statements, insert])
             except StoreUnavailable as exc:
-                if _is_conflict(exc) and attempt < 19:
+                if _is_conflict(exc) and attempt < _ATTEMPTS - 1:
                     continue  # another process appended first: chain onto its entry
                 raise
         return entry, counts[:-1]

@@ -120,7 +120,7 @@ def oncall(request: Request) -> Response:
                   if any(a["labels"].get("service") == st.service for a in g["alerts"])]
     got = gather(
         changes=partial(recent_changes, rt.store, st.window.since, st.window.until,
-                        st.service, 200),
+                        st.service, 200, st.project),
         errors=partial(timeseries, rt.store, _query(st, "service"), "error_rate", None,
                        rt.config.measure),
         drift=partial(drift_findings, rt, st.window, st.service),
@@ -170,7 +170,8 @@ def service(request: Request, name: str) -> Response:
         by_model=partial(scorecard, rt.store, _query(st, "model", service=name),
                          ("requests", "error_rate", "latency_p95", "cost_usd", "refusal_rate"),
                          m),
-        changes=partial(recent_changes, rt.store, st.window.since, st.window.until, name, 50),
+        changes=partial(recent_changes, rt.store, st.window.since, st.window.until, name, 50,
+                        st.project),
         requests=partial(timeseries, rt.store, q, "requests", None, m),
         latency=partial(timeseries, rt.store, q, "latency_p95", None, m),
         **_slo_calls(rt, name))
