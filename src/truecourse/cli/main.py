@@ -161,6 +161,10 @@ def serve(
               highlight=False)
     out.print(f"  look:       truecourse spans --url {base}   ·   {base}/api/v1/spans   ·   "
               f"{base}/api/v1/docs", highlight=False)
+    auth = ("open: no API key exists, so anyone on this machine may send and read "
+            "(truecourse keys create)" if rt.gate.open
+            else "API keys required (Authorization: Bearer tc_...)")
+    out.print(f"  auth:       {auth}", highlight=False)
     out.print("  stop:       Ctrl+C (queued batches are written before exit)", highlight=False)
     sys.stdout.flush()
     server = uvicorn.Server(uvicorn.Config(
