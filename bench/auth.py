@@ -26,11 +26,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.ingest import free_port, run_server, send_all
+from bench.ingest import free_port, run_server, time_until_queryable
 from bench.workload import payloads
 
 
@@ -99,13 +98,8 @@ def end_to_end(traces: int, batch_spans: int, repeats: int, workers: int) -> Non
             proc = run_server(db, port, config)
             base = f"http://127.0.0.1:{port}"
             try:
-                t0 = time.perf_counter()
-                send_all(base, bodies, 8, send_headers)
-                while sum(s["span_count"] for s in httpx.get(
-                        f"{base}/api/v1/services", timeout=30,
-                        headers=read_headers).json()["items"]) < total:
-                    time.sleep(0.05)
-                rates[label].append(total / (time.perf_counter() - t0))
+                rates[label].append(time_until_queryable(base, bodies, total, send_headers,
+                                                         read_headers))
             finally:
                 proc.terminate()
                 proc.wait(30)

@@ -289,9 +289,8 @@ def stage_section(args: argparse.Namespace) -> None:
 
 
 def ingest_section(args: argparse.Namespace) -> None:
-    import httpx
 
-    from bench.ingest import free_port, run_server, send_all
+    from bench.ingest import free_port, run_server, time_until_queryable
     from bench.workload import payloads
 
     items = list(payloads(args.traces, 512))
@@ -314,12 +313,7 @@ def ingest_section(args: argparse.Namespace) -> None:
             proc = run_server(os.path.join(tmp, "b.duckdb"), port, config)
             base = f"http://127.0.0.1:{port}"
             try:
-                t0 = time.perf_counter()
-                send_all(base, bodies, 8)
-                while sum(s["span_count"] for s in httpx.get(
-                        f"{base}/api/v1/services", timeout=30).json()["items"]) < total:
-                    time.sleep(0.05)
-                rates[label].append(total / (time.perf_counter() - t0))
+                rates[label].append(time_until_queryable(base, bodies, total))
             finally:
                 proc.terminate()
                 proc.wait(30)

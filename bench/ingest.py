@@ -163,6 +163,20 @@ def send_all(base: str, bodies: list[bytes], threads: int,
     return len(bodies), retries[0]
 
 
+def time_until_queryable(base: str, bodies: list[bytes], total: int,
+                         send_headers: dict[str, str] | None = None,
+                         read_headers: dict[str, str] | None = None) -> float:
+    """Send every body (8 client threads), wait until ``total`` spans are queryable through
+    ``/api/v1/services``; spans per second over the whole."""
+    t0 = time.perf_counter()
+    send_all(base, bodies, 8, send_headers)
+    while sum(s["span_count"] for s in httpx.get(
+            f"{base}/api/v1/services", timeout=30,
+            headers=read_headers or {}).json()["items"]) < total:
+        time.sleep(0.05)
+    return total / (time.perf_counter() - t0)
+
+
 @dataclass(frozen=True)
 class Setting:
     label: str
