@@ -66,7 +66,10 @@ class AuthMiddleware:
         action = required_action(scope["method"], scope["path"])
         headers = _headers(scope)
         try:
-            principal = await run_in_threadpool(self._check, scope, headers, action)
+            if action is None or self.gate.fresh:  # in memory: no thread hop per request
+                principal = self._check(scope, headers, action)
+            else:  # the key table is due a reload from the store
+                principal = await run_in_threadpool(self._check, scope, headers, action)
         except TrueCourseError as exc:
             await self._refuse(scope, headers, exc)(scope, receive, send)
             return
@@ -76,9 +79,9 @@ class AuthMiddleware:
 
     def _check(self, scope: Scope, headers: dict[str, str], action: str | None,
                ) -> Principal | None:
-        project = requested_project(scope, headers)
         if action is None:
             return None
+        project = requested_project(scope, headers)
         auth = headers.get("authorization") or _cookie_key(headers)
         principal = self.gate.authenticate(auth, project=project)
         self.gate.authorize(principal, action)

@@ -11,7 +11,7 @@ from starlette.responses import HTMLResponse
 
 from truecourse.api.otlp import read_body
 from truecourse.api.params import parse_time
-from truecourse.api.principal import ingest_project
+from truecourse.api.principal import project_of
 from truecourse.api.responses import ORJSONResponse
 from truecourse.drift.baselines import list_baselines, save_baseline
 from truecourse.drift.html import render_html
@@ -44,7 +44,7 @@ async def post_predictions(request: Request) -> Any:
         raise InvalidInput(f"unsupported Content-Type {ctype!r}", hint="send application/json")
     body = await read_body(request, rt.config.server.max_body_bytes)
     result = await run_in_threadpool(predictions_from_json, body)
-    result.batch.stamp_project(ingest_project(request))
+    result.batch.stamp_project(project_of(request))
     if not result.ids:
         detail = "; ".join(f"predictions[{r['index']}]: {r['error']}"
                            for r in result.rejected[:5])

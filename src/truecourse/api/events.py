@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from truecourse.api.otlp import publish, read_body
-from truecourse.api.principal import ingest_project
+from truecourse.api.principal import project_of
 from truecourse.api.responses import ORJSONResponse
 from truecourse.errors import InvalidInput
 from truecourse.ingest.events import events_from_json
@@ -34,7 +34,7 @@ async def post_events(request: Request) -> Any:
         raise InvalidInput(f"unsupported Content-Type {ctype!r}", hint="send application/json")
     body = await read_body(request, rt.config.server.max_body_bytes)
     result = await run_in_threadpool(events_from_json, body)
-    project = ingest_project(request)
+    project = project_of(request)
     result.batch.stamp_project(project)
     if not result.ids:
         detail = "; ".join(f"events[{r['index']}]: {r['error']}" for r in result.rejected[:5])

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from truecourse.api.params import parse_time
-from truecourse.api.principal import read_project
+from truecourse.api.principal import project_of
 from truecourse.api.responses import ORJSONResponse
 from truecourse.measure.compare import compare
 from truecourse.measure.costs import unknown_models
@@ -55,7 +55,7 @@ class _Common:
         """The question asked, scoped to the request's project (see ``api.principal``)."""
         window = Window.of(parse_time(self.since, "since"), parse_time(self.until, "until"))
         filters = {d: getattr(self, d, None) for d in DIMENSIONS}
-        filters["project"] = read_project(request)
+        filters["project"] = project_of(request)
         return MeasureQuery.build(window, group_by, filters, self.subject)
 
 

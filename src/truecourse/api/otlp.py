@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from truecourse import faults
-from truecourse.api.principal import ingest_project
+from truecourse.api.principal import project_of
 from truecourse.api.responses import retry_headers
 from truecourse.errors import PayloadTooLarge, TrueCourseError, UnsupportedMediaType
 from truecourse.ingest.otlp import JSON, PROTOBUF, decode, encode_response, media_type
@@ -95,7 +95,7 @@ async def _export(rt: Runtime, signal: str, request: Request, body: bytes) -> Ou
     The rows belong to the project of the request's key (see ``truecourse.governance``)."""
     ctype = request.headers.get("content-type")
     encoding = request.headers.get("content-encoding")
-    project = ingest_project(request)
+    project = project_of(request)
     routed: Mapping[str, Batch | ArrowBatch]
     if rt.workers is None:
         outcome, table, routed = await run_in_threadpool(

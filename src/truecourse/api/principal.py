@@ -21,13 +21,8 @@ def principal(request: Request) -> Principal:
     return found if isinstance(found, Principal) else _OPEN
 
 
-def ingest_project(request: Request) -> str:
-    """The project the request's records belong to."""
-    return principal(request).project
-
-
-def read_project(request: Request) -> str:
-    """The project the request's reads are scoped to."""
+def project_of(request: Request) -> str:
+    """The request's project: where the records it sends go, and what its reads see."""
     return principal(request).project
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from truecourse.api.params import one_of, parse_time, parse_trace_id
-from truecourse.api.principal import read_project
+from truecourse.api.principal import project_of
 from truecourse.api.responses import ORJSONResponse
 from truecourse.errors import NotFound
 from truecourse.model import EVENT_KINDS, OPERATIONS
@@ -54,14 +54,14 @@ async def list_spans(
         status=one_of(status, "status", _STATUSES),
         trace_id=parse_trace_id(trace_id) if trace_id else None,
         since=parse_time(since, "since"), until=parse_time(until, "until"),
-        text=q, project=read_project(request), limit=limit, cursor=cursor)
+        text=q, project=project_of(request), limit=limit, cursor=cursor)
     return _page(await run_in_threadpool(_rt(request).store.spans, query))
 
 
 @router.get("/traces/{trace_id}", tags=["query"], summary="One trace as a span tree")
 async def get_trace(request: Request, trace_id: str) -> Any:
     tid = parse_trace_id(trace_id)
-    rows = await run_in_threadpool(_rt(request).store.trace, tid, read_project(request))
+    rows = await run_in_threadpool(_rt(request).store.trace, tid, project_of(request))
     if not rows:
         raise NotFound(f"trace {tid} not found", hint="it may not have arrived yet, or was "
                                                        "sampled out or deleted")
@@ -80,7 +80,7 @@ async def get_trace(request: Request, trace_id: str) -> Any:
 @router.get("/services", tags=["query"], summary="Services seen, with span/error/token totals")
 async def list_services(request: Request, since: str | None = Query(None)) -> Any:
     rows = await run_in_threadpool(_rt(request).store.services, parse_time(since, "since"),
-                                   read_project(request))
+                                   project_of(request))
     catalog = _rt(request).config.catalog.services
     for r in rows:
         entry = catalog.get(r["service"]) if r["service"] else None
@@ -103,7 +103,7 @@ async def list_logs(
     query = LogQuery(service=service, severity_min=severity_min,
                      trace_id=parse_trace_id(trace_id) if trace_id else None,
                      since=parse_time(since, "since"), until=parse_time(until, "until"),
-                     text=q, project=read_project(request), limit=limit, cursor=cursor)
+                     text=q, project=project_of(request), limit=limit, cursor=cursor)
     return _page(await run_in_threadpool(_rt(request).store.logs, query))
 
 
@@ -124,7 +124,7 @@ async def list_metric_points(
 ) -> Any:
     query = MetricQuery(name=name, service=service, kind=one_of(kind, "kind", _METRIC_KINDS),
                         since=parse_time(since, "since"), until=parse_time(until, "until"),
-                        project=read_project(request), limit=limit, cursor=cursor)
+                        project=project_of(request), limit=limit, cursor=cursor)
     return _page(await run_in_threadpool(_rt(request).store.metric_points, query))
 
 
@@ -142,5 +142,5 @@ async def list_events(
     query = EventQuery(kind=one_of(kind, "kind", EVENT_KINDS), service=service,
                        trace_id=parse_trace_id(trace_id) if trace_id else None,
                        since=parse_time(since, "since"), until=parse_time(until, "until"),
-                       project=read_project(request), limit=limit, cursor=cursor)
+                       project=project_of(request), limit=limit, cursor=cursor)
     return _page(await run_in_threadpool(_rt(request).store.events, query))

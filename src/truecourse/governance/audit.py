@@ -106,8 +106,9 @@ def record(store: Store, actor: str, action: str, *, project: str | None = None,
         with lock:
             seq, prev = _tail(store)
             t = (now or datetime.now(UTC)).astimezone(UTC)
-            entry = AuditEntry(seq + 1, t, actor, action, project, target, text, prev, "")
-            entry = AuditEntry(**{**entry.__dict__, "hash": entry.expected_hash()})
+            entry = AuditEntry(seq + 1, t, actor, action, project, target, text, prev,
+                               entry_hash(seq + 1, t, actor, action, project, target, text,
+                                          prev))
             insert = ("INSERT INTO audit_log (seq, time, actor, action, project, target, "
                       "details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                       [entry.seq, entry.time, actor, action, project, target, text, prev,

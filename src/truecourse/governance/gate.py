@@ -140,6 +140,12 @@ class Gatekeeper:
                                hint=f"known projects: {', '.join(sorted(self._projects))}; "
                                     f"create one with `truecourse projects create {name}`")
 
+    @property
+    def fresh(self) -> bool:
+        """True while the cached key table is young enough that a check of a known key reads
+        nothing from the store (callers on an event loop may then check inline)."""
+        return self.clock() - self._loaded_at < self.config.key_cache_s
+
     def invalidate(self) -> None:
         """Reload the key table on the next request (after a key was created or revoked)."""
         with self._lock:

@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import Request
 from starlette.responses import Response
 
-from truecourse.api.principal import read_project
+from truecourse.api.principal import project_of
 from truecourse.errors import TrueCourseError
 from truecourse.runtime import Runtime
 from truecourse.web.render import render
@@ -43,7 +43,7 @@ def runtime_of(request: Request) -> Runtime:
 
 
 def state_of(request: Request) -> PageState:
-    return replace(PageState.from_query(request.query_params), project=read_project(request))
+    return replace(PageState.from_query(request.query_params), project=project_of(request))
 
 
 def gather(**calls: Callable[[], Any]) -> dict[str, Any]:
